@@ -1,0 +1,92 @@
+import pytest
+
+from tfnas.space import (
+    EDGES,
+    NUM_ARCHS,
+    OPS,
+    Arch,
+    BenchmarkIndex,
+    all_archs,
+    format_arch,
+    lookup,
+    parse_arch,
+)
+
+ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+MIXED = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+
+
+def test_parse_and_format_round_trip():
+    arch = parse_arch(MIXED)
+    assert arch.ops == ("avg_pool_3x3", "nor_conv_1x1", "skip_connect",
+                        "nor_conv_1x1", "skip_connect", "skip_connect")
+    assert format_arch(arch) == MIXED == str(arch)
+
+
+def test_arch_code_is_base5_over_edges_in_string_order():
+    assert parse_arch(MIXED).code == 4 + 2 * 5 + 1 * 25 + 2 * 125 + 1 * 625 + 1 * 3125
+    assert parse_arch(ALL_CONV).code == sum(3 * 5**k for k in range(6))
+    assert Arch(("none",) * 6).code == 0
+    assert Arch.from_code(parse_arch(MIXED).code) == parse_arch(MIXED)
+
+
+def test_enumeration_covers_the_space_once_in_code_order():
+    archs = list(all_archs())
+    assert len(archs) == NUM_ARCHS == 15625 == len(OPS) ** len(EDGES)
+    assert [a.code for a in archs] == list(range(NUM_ARCHS))
+    assert len({str(a) for a in archs}) == NUM_ARCHS
+
+
+def test_mutations_change_exactly_one_edge():
+    arch = parse_arch(MIXED)
+    mutants = arch.mutations()
+    assert len(mutants) == 24 == len(set(mutants))
+    assert arch not in mutants
+    for m in mutants:
+        assert sum(a != b for a, b in zip(arch.ops, m.ops, strict=True)) == 1
+
+
+@pytest.mark.parametrize("text, token", [
+    ("|nor_conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|", "nor_conv_5x5"),
+    ("|none~1|+|none~0|none~1|+|none~0|none~1|none~2|", "none~1"),
+    ("|none~0|+|none~0|none~1|+|none~0|none~1|", "node 3 needs 3"),
+    ("|none~0|+|none~0|none~1|", "need 3"),
+    ("|none~0|+|none~0|+|none~0|none~1|none~2|", "node 2 needs 2"),
+    ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2| ", "must start and end"),
+    ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|x", "must start and end"),
+    ("|none~0|+|none~0|none~1|+|none~0|none~1|none~02|", "none~02"),
+    ("|none0|+|none~0|none~1|+|none~0|none~1|none~2|", "none0"),
+    ("", "need 3"),
+])
+def test_malformed_strings_name_the_bad_token_and_the_expected_form(text, token):
+    with pytest.raises(ValueError) as err:
+        parse_arch(text)
+    message = str(err.value)
+    assert token in message
+    assert "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|" in message
+    assert "\n" not in message
+
+
+def test_arch_rejects_bad_ops_and_codes():
+    with pytest.raises(ValueError, match="unknown op 'conv'"):
+        Arch(("conv",) * 6)
+    with pytest.raises(ValueError, match="0..15624"):
+        Arch.from_code(15625)
+    with pytest.raises(ValueError, match="0..15624"):
+        Arch.from_code(-1)
+
+
+def test_lookups_are_explicit_about_what_an_integer_means():
+    bench = BenchmarkIndex([(0, MIXED), (1, ALL_CONV)])
+    assert lookup(0, by="index", benchmark=bench) == parse_arch(MIXED)
+    assert lookup(0, by="code") == Arch(("none",) * 6)
+    assert lookup(MIXED, by="str") == parse_arch(MIXED)
+    assert bench.index(ALL_CONV) == 1
+    with pytest.raises(ValueError, match="needs a loaded benchmark"):
+        lookup(0, by="index")
+    with pytest.raises(ValueError, match="unknown look-up"):
+        lookup(0, by="number")
+    with pytest.raises(KeyError, match="arch_index 7"):
+        bench.arch(7)
+    with pytest.raises(ValueError, match="twice"):
+        BenchmarkIndex([(0, MIXED), (1, MIXED)])
