@@ -1,0 +1,200 @@
+"""queries/*.sql against a database built with the db API, checked with scipy/numpy."""
+
+import itertools
+import math
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import db
+from db.benchmark import TABLE_COLUMNS
+from db.load import write_shard
+from tfnas.costs import arch_flops, arch_params
+from tfnas.space import Arch
+
+QUERIES = Path(__file__).resolve().parents[1] / "queries"
+DATASETS = ("cifar10", "cifar100")
+T0 = pd.Timestamp("2025-01-01", tz="UTC")
+N = 150
+
+
+def _shard(codes, dataset, proxy, scores, seed=0, fingerprint="fp-a", created_at=T0):
+    return pd.DataFrame({
+        "arch_code": codes, "dataset": dataset, "proxy": proxy, "seed": seed,
+        "batch_size": 128, "data_fingerprint": fingerprint, "augment": False,
+        "score": scores, "seconds": 0.1, "device": "cpu", "tfnas_version": "0.1.0",
+        "created_at": created_at,
+    })
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory):
+    """Accuracies with ties and gaps, and proxies with -inf, ties (params) and seeds."""
+    tmp = tmp_path_factory.mktemp("queries")
+    rng = np.random.default_rng(0)
+    codes = np.sort(rng.choice(15625, size=N, replace=False))
+    archs = [Arch.from_code(int(c)) for c in codes]
+    table = pd.DataFrame({"arch_index": rng.permutation(N) + 1000,
+                          "arch_str": [str(a) for a in archs]})
+    for column in TABLE_COLUMNS:
+        table[column] = np.round(rng.uniform(40, 90, N), 0)  # ~50 values: many ties
+        table.loc[rng.choice(N, 5, replace=False), column] = np.nan
+    table.to_csv(tmp / "table.csv", index=False)
+    shards = []
+    for dataset in DATASETS:
+        naswot = rng.normal(1500, 30, N)
+        naswot[rng.choice(N, 8, replace=False)] = -math.inf
+        shards += [
+            _shard(codes, dataset, "naswot", naswot),
+            # a newer batch for the first 40 archs: the view takes these
+            _shard(codes[:40], dataset, "naswot", rng.normal(1500, 30, 40), fingerprint="fp-b",
+                   created_at=T0 + pd.Timedelta(days=1)),
+            _shard(codes, dataset, "synflow", rng.normal(80, 5, N)),
+            _shard(codes, dataset, "params", [float(arch_params(a, dataset)) for a in archs]),
+            _shard(codes, dataset, "flops", [arch_flops(a, dataset) for a in archs]),
+        ]
+        for seed in (1, 2):
+            scores = naswot + rng.normal(0, 3 * seed, N)
+            scores[rng.choice(N, 3, replace=False)] = -math.inf
+            shards.append(_shard(codes[: 100 + 20 * seed], dataset, "naswot",
+                                 scores[: 100 + 20 * seed], seed=seed, fingerprint=f"s{seed}"))
+    path = tmp / "tfnas.duckdb"
+    engine = db.connect(path)
+    db.import_benchmark(engine, tmp / "table.csv")
+    db.load_shards(engine, [write_shard(s, tmp / f"{i}.parquet") for i, s in enumerate(shards)])
+    engine.dispose()
+    return path
+
+
+def run_query(path, name, **variables):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for key, value in variables.items():
+            con.execute(f"SET VARIABLE {key} = {value}")
+        return con.execute((QUERIES / name).read_text()).df()
+    finally:
+        con.close()
+
+
+def views(path):
+    return {d: db.read_arch_scores(path, d) for d in DATASETS}
+
+
+ACCURACIES = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep", "valid_acc_200ep")
+PROXIES = ("naswot", "synflow", "params", "flops")
+
+
+def test_every_query_has_a_header_saying_what_it_returns():
+    files = sorted(QUERIES.glob("*.sql"))
+    assert [f.name for f in files] == ["correlations.sql", "proxy_agreement.sql",
+                                       "seed_variance.sql", "topk.sql"]
+    for file in files:
+        text = file.read_text()
+        header = text[: text.index("\nWITH")]
+        assert header.startswith(f"-- {file.name}") and "Returns" in header
+        assert all(line.startswith("--") for line in header.splitlines())
+
+
+def test_correlations_match_scipy(database):
+    result = run_query(database, "correlations.sql").set_index(["dataset", "proxy", "accuracy"])
+    checked = 0
+    for dataset, frame in views(database).items():
+        for proxy, accuracy in itertools.product(PROXIES, ACCURACIES):
+            pairs = frame[[proxy, accuracy]].dropna()
+            key = (dataset, proxy, accuracy)
+            if pairs.empty:  # the table has no valid accuracies: no row
+                assert key not in result.index
+                continue
+            row = result.loc[key]
+            finite = pairs[np.isfinite(pairs[proxy])]
+            assert row.n == len(pairs) and row.n_nonfinite == len(pairs) - len(finite)
+            assert row.spearman == pytest.approx(
+                stats.spearmanr(pairs[proxy], pairs[accuracy]).statistic, abs=1e-12)
+            assert row.pearson == pytest.approx(
+                stats.pearsonr(finite[proxy], finite[accuracy]).statistic, abs=1e-12)
+            checked += 1
+    assert checked == len(DATASETS) * len(PROXIES) * 2  # test accuracies at 12 and 200 epochs
+    assert result.loc[("cifar10", "naswot", "test_acc_200ep"), "n_nonfinite"] > 0
+    assert result.loc[("cifar10", "params", "test_acc_200ep"), "n"] > 100
+
+
+def test_average_ranks_matter_for_params(database):
+    # params take few distinct values: a min-rank Spearman would differ from scipy's
+    frame = views(database)["cifar10"][["params", "test_acc_200ep"]].dropna()
+    assert frame["params"].nunique() < len(frame) / 2
+    min_rank = np.corrcoef(frame["params"].rank(method="min"),
+                           frame["test_acc_200ep"].rank(method="min"))[0, 1]
+    scipy_rho = stats.spearmanr(frame["params"], frame["test_acc_200ep"]).statistic
+    assert abs(min_rank - scipy_rho) > 1e-6
+
+
+@pytest.mark.parametrize("k", [None, 3])
+def test_topk(database, k):
+    result = run_query(database, "topk.sql", **({} if k is None else {"topk": k}))
+    k = k or 10
+    for dataset, frame in views(database).items():
+        for proxy in PROXIES:
+            expected = frame.dropna(subset=[proxy]).sort_values(
+                [proxy, "arch_code"], ascending=[False, True]).head(k)
+            got = result[(result.dataset == dataset) & (result.proxy == proxy)]
+            assert got["rank"].tolist() == list(range(1, k + 1))
+            assert got["arch_code"].tolist() == expected["arch_code"].tolist()
+            assert got["score"].tolist() == expected[proxy].tolist()
+            for column in ("arch_index", "test_acc_200ep", "test_acc_12ep"):
+                assert got[column].fillna(-1).tolist() == expected[column].fillna(-1).tolist()
+
+
+def test_proxy_agreement(database):
+    result = run_query(database, "proxy_agreement.sql", agreement_k=20)
+    assert len(result) == len(DATASETS) * 6
+    for dataset, frame in views(database).items():
+        for a, b in itertools.combinations(sorted(PROXIES), 2):
+            row = result[(result.dataset == dataset) & (result.proxy_a == a)
+                         & (result.proxy_b == b)].iloc[0]
+            both = frame.dropna(subset=[a, b])
+            assert row.n == len(both)
+            assert row.spearman == pytest.approx(stats.spearmanr(both[a], both[b]).statistic,
+                                                 abs=1e-12)
+
+            def top(proxy, data=both):
+                return set(data.sort_values([proxy, "arch_code"],
+                                            ascending=[False, True]).head(20)["arch_code"])
+
+            assert row.k == 20 and row.top_k_overlap == len(top(a) & top(b))
+            assert row.top_k_fraction == pytest.approx(row.top_k_overlap / 20)
+    # flops and params both grow with the conv ops: they must agree more than chance
+    agree = result[(result.proxy_a == "flops") & (result.proxy_b == "params")]
+    assert (agree.spearman > 0.5).all()
+
+
+def test_seed_variance(database):
+    result = run_query(database, "seed_variance.sql")
+    con = duckdb.connect(str(database), read_only=True)
+    scores = con.execute("SELECT * FROM proxy_scores").df()
+    con.close()
+    latest = (scores.sort_values("created_at", ascending=False)
+              .drop_duplicates(["dataset", "proxy", "batch_size", "augment", "arch_code",
+                                "seed"]))
+    assert len(result) == len(DATASETS)  # only naswot has several seeds
+    for dataset in DATASETS:
+        naswot = latest[(latest.dataset == dataset) & (latest.proxy == "naswot")]
+        per_arch = naswot.groupby("arch_code")["score"].agg(list)
+        per_arch = per_arch[per_arch.map(len) >= 2]
+        finite = per_arch.map(lambda s: [x for x in s if np.isfinite(x)])
+        sds = np.array([np.std(s, ddof=1) if len(s) > 1 else np.nan for s in finite])
+        means = np.array([np.mean(s) for s in finite if s])  # SQL avg skips all-inf
+        row = result[result.dataset == dataset].iloc[0]
+        assert (row.proxy, row.batch_size, row.augment) == ("naswot", 128, False)
+        assert row.n_archs == len(per_arch) == 140
+        assert row.mean_seeds == pytest.approx(per_arch.map(len).mean())
+        assert row.mean_within_sd == pytest.approx(np.nanmean(sds))
+        assert row.median_within_sd == pytest.approx(np.nanmedian(sds))
+        assert row.max_within_sd == pytest.approx(np.nanmax(sds))
+        assert row.between_arch_sd == pytest.approx(np.std(means, ddof=1))
+        assert row.noise_ratio == pytest.approx(np.nanmean(sds) / np.std(means, ddof=1))
+        assert row.n_archs_nonfinite == sum(any(not np.isfinite(x) for x in s)
+                                            for s in per_arch)
