@@ -1,0 +1,136 @@
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfnas.cli import main
+from tfnas.datasets import sample_batch
+from tfnas.scoring import score_arch
+
+MIXED = ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|"
+         "+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|")
+EMPTY = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+PROXIES = ("naswot", "synflow", "params", "flops")
+
+
+@pytest.fixture
+def images(tmp_path):
+    """16 random 32×32 images and 16 random 16×16 images as .npz samples."""
+    rng = np.random.default_rng(0)
+    paths = {}
+    for name, size in (("cifar", 32), ("imagenet16", 16)):
+        paths[name] = tmp_path / f"{name}.npz"
+        np.savez(paths[name], x=rng.integers(0, 256, (16, size, size, 3), dtype=np.uint8),
+                 y=np.zeros(16, np.int64))
+    return paths
+
+
+def strict_json(line: str) -> dict:
+    def reject(constant):
+        raise AssertionError(f"{constant} is not valid JSON")
+    return json.loads(line, parse_constant=reject)
+
+
+def run(capsys, *argv: str) -> tuple[int, list[str], list[str]]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+def test_json_lines_have_exactly_the_documented_keys(capsys, images):
+    code, out, err = run(capsys, "score", "--dataset", "cifar10", "--data", images["cifar"],
+                         "--arch", MIXED, "--arch", EMPTY, "--batch-size", 8, "--json")
+    assert code == 0 and err == []
+    assert len(out) == 2
+    mixed, empty = map(strict_json, out)
+    for record in (mixed, empty):
+        assert set(record) == {"arch", *PROXIES, "seconds"}
+        assert set(record["seconds"]) == set(PROXIES)
+        assert all(isinstance(s, float) and s >= 0 for s in record["seconds"].values())
+    assert mixed["arch"] == MIXED and empty["arch"] == EMPTY
+    # NATS-Bench's numbers for these two cells on CIFAR-10 (params exact, MFLOPs as MACs)
+    assert mixed["params"] == 129_306 and empty["params"] == 73_306
+    assert mixed["flops"] == pytest.approx(15.64737, abs=1e-5)
+    assert math.isfinite(mixed["naswot"]) and math.isfinite(mixed["synflow"])
+    # the all-`none` cell has no path from input to output: singular K, zero synflow
+    assert empty["naswot"] == "-inf" and empty["synflow"] == "-inf"
+    assert float(empty["naswot"]) == -math.inf
+
+
+def test_scores_are_those_of_the_library_on_the_seeded_batch(capsys, images):
+    data = images["imagenet16"]
+    lines = {}
+    for seed in (0, 1):
+        code, out, _ = run(capsys, "score", "--dataset", "ImageNet16-120", "--data", data,
+                           "--arch", MIXED, "--batch-size", 8, "--seed", seed, "--json")
+        assert code == 0
+        lines[seed] = strict_json(out[0])
+    batch = sample_batch("ImageNet16-120", data, batch_size=8, seed=1)
+    expected = score_arch(MIXED, "ImageNet16-120", batch.images, seed=1)
+    assert lines[1]["naswot"] == expected["naswot"].score
+    assert lines[1]["synflow"] == expected["synflow"].score
+    assert lines[1]["params"] == 136_456
+    assert lines[0]["naswot"] != lines[1]["naswot"]
+
+
+def test_human_table_names_the_batch_and_one_row_per_arch(capsys, images, tmp_path):
+    archs = tmp_path / "archs.txt"
+    archs.write_text(f"# two cells\n{MIXED}\n\n  {EMPTY}  \n")
+    code, out, err = run(capsys, "score", "--dataset", "cifar100", "--data", images["cifar"],
+                         "--archs-file", archs, "--batch-size", 8)
+    assert code == 0 and err == []
+    fingerprint = sample_batch("cifar100", images["cifar"], batch_size=8).fingerprint
+    assert out[0].startswith("# cifar100: 8 training images") and fingerprint in out[0]
+    assert out[1].split() == ["naswot", "synflow", "params", "MFLOPs", "naswot_s", "synflow_s",
+                              "params_s", "flops_s", "arch"]
+    assert len(out) == 4
+    mixed, empty = (row.split() for row in out[2:])
+    assert mixed[2] == "135,156" and mixed[3] == "15.653" and mixed[-1] == MIXED
+    assert empty[:3] == ["-inf", "-inf", "79,156"] and empty[-1] == EMPTY
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--arch", "|nor_conv_3x3~0|+|none~0|"], "malformed architecture string"),
+    (["--arch", MIXED.replace("avg_pool_3x3", "max_pool_3x3")], "unknown op 'max_pool_3x3'"),
+    (["--arch", MIXED, "--dataset", "imagenet"], "valid datasets: cifar10, cifar100, "
+                                                 "ImageNet16-120"),
+    (["--arch", MIXED, "--data", "{tmp}/missing"], "missing does not exist"),
+    (["--arch", MIXED, "--batch-size", "17"], "at most 16"),
+    ([], "no architecture given"),
+    (["--archs-file", "{tmp}/none.txt"], "cannot read --archs-file"),
+    (["--arch", MIXED, "--seed", "zero"], "invalid int value: 'zero'"),
+])
+def test_errors_are_one_line_and_exit_2(capsys, images, tmp_path, argv, message):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    base = ["score", "--dataset", "cifar10", "--data", str(images["cifar"])]
+    code, out, err = run(capsys, *base, *argv)
+    assert code == 2 and out == []
+    assert len(err) == 1 and err[0].startswith("tfnas: error: ") and message in err[0]
+
+
+def test_bad_line_of_archs_file_is_named(capsys, images, tmp_path):
+    archs = tmp_path / "archs.txt"
+    archs.write_text(f"{MIXED}\n|none~0|+oops\n")
+    code, _, err = run(capsys, "score", "--dataset", "cifar10", "--data", images["cifar"],
+                       "--archs-file", archs)
+    assert code == 2 and err[0].startswith(f"tfnas: error: {archs}:2: malformed")
+
+
+def test_console_process_reports_one_line_and_status_2(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "tfnas.cli", "score", "--dataset", "cifar10",
+                           "--data", str(tmp_path), "--arch", MIXED],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "missing data_batch_1" in done.stderr and "cs.toronto.edu" in done.stderr
+
+
+def test_real_cifar10_sample(capsys, shared_data):
+    code, out, _ = run(capsys, "score", "--dataset", "cifar10", "--data",
+                       shared_data / "images" / "cifar10_sample.npz", "--arch", MIXED,
+                       "--batch-size", 16, "--json")
+    record = strict_json(out[0])
+    assert code == 0 and math.isfinite(record["naswot"]) and record["params"] == 129_306

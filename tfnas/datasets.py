@@ -1,0 +1,261 @@
+"""The three NATS-Bench image datasets and the seeded minibatch the proxies read.
+
+Formats (as distributed, read as NATS-Bench/AutoDL-Projects and torchvision read them:
+``pickle.load(f, encoding="latin1")``; keys may be ``str`` or ``bytes``):
+
+- ``cifar10``: ``cifar-10-batches-py/`` with ``data_batch_1..5`` and ``test_batch``;
+  ``data`` N×3072 uint8 stored planar (3×32×32), ``labels`` 0..9.
+- ``cifar100``: ``cifar-100-python/`` with ``train`` and ``test``; labels in ``fine_labels``.
+- ``ImageNet16-120``: ``ImageNet16/`` with ``train_data_batch_1..10`` and ``val_data``
+  (Chrabaszcz et al. 2017, 16×16 downsampled ImageNet); ``data`` N×768 planar (3×16×16),
+  ``labels`` 1-based 1..1000. Like NATS-Bench's ``ImageNet16(..., use_num_of_class_only=120)``
+  only labels 1..120 are kept, returned 0-based (0..119). ``split="test"`` reads ``val_data``.
+
+A dataset ``path`` is the folder holding those subfolders (NATS-Bench convention:
+``$TORCH_HOME/cifar.python``), or the subfolder itself, or an ``.npz`` file with ``x``
+(uint8 N×H×W×3, RGB) and ``y`` (int64). An ``.npz`` is a sample of images: it is used whole
+for any split, and its labels are returned as stored (e.g. ``-1`` for the 880 non-120 classes
+of the ImageNet16 sample), since the proxies ignore labels.
+
+The proxy batch (Mellor et al. 2021, NASWOT): one batch per (dataset, seed), shared by every
+architecture, drawn from the training split with ``numpy.random.default_rng(seed).choice``
+*without* replacement (a repeated image makes NASWOT's kernel singular), no augmentation by
+default, normalised with NATS-Bench's per-dataset mean/std.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset as NATS-Bench trains on it; ``mean``/``std`` per RGB channel, 0..255 scale."""
+
+    name: str
+    num_classes: int
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec("cifar10", 10, 32, (125.3, 123.0, 113.9), (63.0, 62.1, 66.7)),
+        DatasetSpec("cifar100", 100, 32, (129.3, 124.1, 112.4), (68.2, 65.4, 70.4)),
+        DatasetSpec("ImageNet16-120", 120, 16, (122.68, 116.66, 104.01), (63.22, 61.26, 65.09)),
+    )
+}
+
+
+class _Layout(NamedTuple):
+    folder: str
+    splits: dict[str, tuple[str, ...]]
+    label_key: str
+    one_based: bool  # ImageNet16: labels 1..1000, keep 1..num_classes
+    crop_padding: int  # NATS-Bench training augmentation: RandomCrop(size, padding)
+    source: str
+
+
+_LAYOUTS: dict[str, _Layout] = {
+    "cifar10": _Layout(
+        "cifar-10-batches-py",
+        {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)},
+        "labels", False, 4,
+        "CIFAR-10 python version from https://www.cs.toronto.edu/~kriz/cifar.html"),
+    "cifar100": _Layout(
+        "cifar-100-python", {"train": ("train",), "test": ("test",)},
+        "fine_labels", False, 4,
+        "CIFAR-100 python version from https://www.cs.toronto.edu/~kriz/cifar.html"),
+    "ImageNet16-120": _Layout(
+        "ImageNet16",
+        {"train": tuple(f"train_data_batch_{i}" for i in range(1, 11)), "test": ("val_data",)},
+        "labels", True, 2,
+        "16x16 Downsampled ImageNet (Imagenet16_train, Imagenet16_val) from "
+        "https://image-net.org/download-images, as used by https://github.com/D-X-Y/NATS-Bench"),
+}
+
+
+class Batch(NamedTuple):
+    """A normalised float32 N×3×H×W image batch and the fingerprint of its source images."""
+
+    images: torch.Tensor
+    fingerprint: str
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` of ``name``; ``ValueError`` listing the valid names."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown dataset {name!r}; valid datasets: "
+                         f"{', '.join(DATASETS)}") from None
+
+
+def default_data_root() -> Path:
+    """``$TORCH_HOME/cifar.python`` (``TORCH_HOME`` defaults to ``~/.torch``), as NATS-Bench."""
+    return Path(os.environ.get("TORCH_HOME", "~/.torch")).expanduser() / "cifar.python"
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(f"{type(err).__name__}: {err}".split())
+
+
+def _read_pickle(file: Path, layout: _Layout) -> dict[str, Any]:
+    try:
+        with open(file, "rb") as f:
+            entry = pickle.load(f, encoding="latin1")
+        if not isinstance(entry, dict):
+            raise ValueError(f"holds a {type(entry).__name__}, not a dict")
+        entry = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
+        missing = [k for k in ("data", layout.label_key) if k not in entry]
+        if missing:
+            raise ValueError(f"has no {' or '.join(map(repr, missing))} entry")
+        return entry
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            ImportError, IndexError, KeyError, UnicodeDecodeError) as err:
+        raise ValueError(f"{file} is corrupt or not in the official format ({_one_line(err)}); "
+                         f"download it again: {layout.source}") from None
+
+
+def _check_images(x: np.ndarray, spec: DatasetSpec, where: Path) -> None:
+    s = spec.image_size
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (s, s, 3):
+        raise ValueError(f"{where}: {spec.name} needs uint8 images of shape N×{s}×{s}×3, got "
+                         f"{x.dtype} {'×'.join(map(str, x.shape))}")
+
+
+def _load_npz(spec: DatasetSpec, file: Path) -> tuple[np.ndarray, np.ndarray]:
+    if not file.is_file():
+        raise FileNotFoundError(f"image file {file} does not exist")
+    try:
+        with np.load(file) as npz:
+            x, y = npz["x"], npz["y"]
+    except KeyError as err:
+        raise ValueError(f"{file} needs arrays 'x' (uint8 N×H×W×3) and 'y' (labels): "
+                         f"{err.args[0]}") from None
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as err:
+        raise ValueError(f"{file} is not a readable .npz with arrays 'x' and 'y' "
+                         f"({_one_line(err)})") from None
+    _check_images(x, spec, file)
+    if y.shape != (len(x),):
+        raise ValueError(f"{file}: 'y' has shape {y.shape}, expected ({len(x)},) like 'x'")
+    return x, y.astype(np.int64)
+
+
+def _dataset_folder(path: Path, layout: _Layout) -> Path:
+    if not path.is_dir():
+        raise FileNotFoundError(f"data path {path} does not exist; give the folder holding "
+                                f"{layout.folder}/ or an .npz file (default "
+                                f"{default_data_root()}); get the data: {layout.source}")
+    first = layout.splits["train"][0]
+    if not (path / layout.folder).is_dir() and (path / first).is_file():
+        return path  # the dataset's own subfolder was given
+    return path / layout.folder
+
+
+def load_images(dataset: str, path: str | os.PathLike, split: str = "train"
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """All images of one split: ``(x uint8 N×H×W×3 RGB, y int64 N)``.
+
+    ``path`` is the dataset root, the dataset's subfolder or an ``.npz`` sample (see the
+    module docstring). ImageNet16-120 keeps labels 1..120 only and returns them 0-based.
+    """
+    spec = dataset_spec(dataset)
+    layout = _LAYOUTS[spec.name]
+    if split not in layout.splits:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(layout.splits)}")
+    path = Path(path).expanduser()
+    if path.suffix == ".npz":
+        return _load_npz(spec, path)
+
+    folder = _dataset_folder(path, layout)
+    names = layout.splits[split]
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{spec.name} {split} split: missing {', '.join(missing)} in "
+                                f"{folder}; expected {layout.folder}/ with "
+                                f"{', '.join(names)}; get it: {layout.source}")
+    s = spec.image_size
+    xs, ys = [], []
+    for name in names:  # one file in memory at a time, filtered before the next
+        entry = _read_pickle(folder / name, layout)
+        data = np.asarray(entry.pop("data"))
+        labels = np.asarray(entry.pop(layout.label_key), dtype=np.int64)
+        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * s * s:
+            raise ValueError(f"{folder / name}: {spec.name} stores uint8 rows of 3×{s}×{s} = "
+                             f"{3 * s * s} values, got {data.dtype} "
+                             f"{'×'.join(map(str, data.shape))}")
+        if labels.shape != (len(data),):
+            raise ValueError(f"{folder / name}: {len(labels)} labels for {len(data)} images")
+        x = data.reshape(-1, 3, s, s).transpose(0, 2, 3, 1)  # planar → N×H×W×C
+        if layout.one_based:
+            keep = (labels >= 1) & (labels <= spec.num_classes)
+            x, labels = x[keep], labels[keep] - 1
+        xs.append(np.ascontiguousarray(x))
+        ys.append(labels)
+        del entry, data
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _augment(x: np.ndarray, rng: np.random.Generator, padding: int) -> np.ndarray:
+    """NATS-Bench training augmentation on uint8 N×H×W×3: random horizontal flip, then a
+    random crop of the original size from the image zero-padded by ``padding`` pixels."""
+    n, size = len(x), x.shape[1]
+    flip = rng.random(n) < 0.5
+    x = np.where(flip[:, None, None, None], x[:, :, ::-1], x)
+    padded = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    top, left = rng.integers(0, 2 * padding + 1, size=(2, n))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (size, size), axis=(1, 2))
+    return np.ascontiguousarray(windows[np.arange(n), top, left].transpose(0, 2, 3, 1))
+
+
+def _normalise(x: np.ndarray, spec: DatasetSpec) -> torch.Tensor:
+    """uint8 N×H×W×3 → float32 N×3×H×W, (x/255 − mean/255) / (std/255) as torchvision does."""
+    images = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255)
+    mean = torch.tensor(spec.mean).div(255).view(1, 3, 1, 1)
+    std = torch.tensor(spec.std).div(255).view(1, 3, 1, 1)
+    return images.sub(mean).div(std).contiguous()
+
+
+def _fingerprint(x: np.ndarray, augment: bool) -> str:
+    digest = hashlib.sha256(f"{'x'.join(map(str, x.shape))};augment={int(augment)};".encode())
+    digest.update(np.ascontiguousarray(x).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def sample_batch(dataset: str, path: str | os.PathLike, batch_size: int = 128, seed: int = 0,
+                 augment: bool = False) -> Batch:
+    """The proxy minibatch of (``dataset``, ``seed``): ``batch_size`` distinct training images.
+
+    Indices come from ``numpy.random.default_rng(seed).choice(N, batch_size, replace=False)``;
+    ``augment=True`` then applies NATS-Bench's training augmentation drawn from the same
+    generator. ``fingerprint`` is the first 16 hex digits of the SHA-256 of the chosen uint8
+    images (before augmentation) and the augment flag: it identifies the data source.
+    """
+    spec = dataset_spec(dataset)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    x, _ = load_images(spec.name, path, "train")
+    if batch_size > len(x):
+        raise ValueError(f"batch size {batch_size} is larger than the {len(x)} {spec.name} "
+                         f"training images in {path}; use a batch size of at most {len(x)} "
+                         "(images are never repeated: a duplicate makes NASWOT's K singular)")
+    rng = np.random.default_rng(seed)
+    chosen = x[rng.choice(len(x), size=batch_size, replace=False)]
+    del x
+    fingerprint = _fingerprint(chosen, augment)
+    if augment:
+        chosen = _augment(chosen, rng, _LAYOUTS[spec.name].crop_padding)
+    return Batch(_normalise(chosen, spec), fingerprint)
