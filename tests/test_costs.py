@@ -8,7 +8,8 @@ from tfnas.space import Arch
 
 ALL_CONV = Arch(("nor_conv_3x3",) * 6)
 ALL_NONE = Arch(("none",) * 6)
-MIXED = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+MIXED = ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+"
+         "|nor_conv_1x1~0|skip_connect~1|skip_connect~2|")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 # NATS-Bench facts (DESIGN.md): params, MFLOPs per dataset.

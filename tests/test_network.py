@@ -6,7 +6,8 @@ from torch import nn
 from tfnas.network import build_network
 from tfnas.space import Arch, parse_arch
 
-MIXED = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+MIXED = ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+"
+         "|nor_conv_1x1~0|skip_connect~1|skip_connect~2|")
 
 
 def test_output_shape_for_each_dataset_geometry():

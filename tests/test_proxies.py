@@ -10,8 +10,10 @@ from tfnas.proxies import naswot_score, synflow_score
 from tfnas.proxies.naswot import naswot_kernel
 from tfnas.space import Arch
 
-MIXED = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
-CONVS = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+MIXED = ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+"
+         "|nor_conv_1x1~0|skip_connect~1|skip_connect~2|")
+CONVS = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+"
+         "|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|")
 
 
 def _batch(n: int = 10, side: int = 8, seed: int = 0) -> torch.Tensor:
@@ -117,3 +119,28 @@ def test_synflow_zero_flow_is_minus_inf_and_real_arch_is_finite():
     assert math.isfinite(a) and a == b
     # more conv edges → more paths → more flow, for the same seed
     assert synflow_score(build_network(Arch(("nor_conv_3x3",) * 6), 10, seed=0), (3, 32, 32)) > a
+
+
+def test_naswot_kernel_reuses_codes_only_for_the_same_unmodified_tensor():
+    class TwoReads(nn.Module):
+        """Two ReLUs read x; then x changes in place and a third ReLU reads it."""
+
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = nn.ReLU(), nn.ReLU(), nn.ReLU()
+
+        def forward(self, x):
+            x = x.clone()
+            self.a(x), self.b(x)
+            x.add_(0.5)
+            return self.c(x)
+
+    batch = _batch(6, 4)
+    codes = (batch.flatten(1) > 0).double()
+    shifted = (batch.flatten(1) + 0.5 > 0).double()
+
+    def k(c):
+        return c @ c.T + (1 - c) @ (1 - c).T
+
+    assert torch.equal(naswot_kernel(TwoReads(), batch), 2 * k(codes) + k(shifted))
+    assert not torch.equal(k(codes), k(shifted))

@@ -12,8 +12,10 @@ from tfnas.space import (
     parse_arch,
 )
 
-ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-MIXED = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+ALL_CONV = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
+            "|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+MIXED = ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+"
+         "|nor_conv_1x1~0|skip_connect~1|skip_connect~2|")
 
 
 def test_parse_and_format_round_trip():

@@ -99,6 +99,75 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- tfnas tables / correlations / plot (replays and reports from the database) --------------
+
+def _note(text: str) -> None:
+    print(f"note: {' '.join(str(text).split())}", file=sys.stderr)
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from tfnas.reporting import load_scores, write_csv
+    from tfnas.tables import render, tables
+
+    scores, notes = load_scores(args.db)
+    result = tables(scores, n=args.n, runs=args.runs, accuracy=args.accuracy, seed=args.seed)
+    for note in notes:
+        _note(note)
+    for name, frame in result.items():
+        for note in frame.attrs["notes"]:
+            _note(note)
+        if not frame.empty:
+            print(render(frame) + "\n")
+            _note(f"wrote {write_csv(frame, args.out / f'table_{name}.csv')}")
+    return 0
+
+
+def cmd_correlations(args: argparse.Namespace) -> int:
+    from tfnas.correlations import correlation_table, render, seed_spread
+    from tfnas.reporting import load_scores, load_seed_scores, write_csv
+
+    scores, notes = load_scores(args.db)
+    for note in notes:
+        _note(note)
+    table = correlation_table(scores, seed=args.seed)
+    spread = seed_spread(load_seed_scores(args.db), scores)
+    table = table.merge(spread, on=["dataset", "proxy", "accuracy"], how="left")
+    print(render(table))
+    _note(f"wrote {write_csv(table, args.out / 'correlations.csv')}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from tfnas.plots import score_accuracy_figure, search_curves, search_figure
+    from tfnas.reporting import load_scores, save_figure
+    from tfnas.search import ScoreTable
+
+    scores, notes = load_scores(args.db)
+    curves = {}
+    for proxy in PROXIES:
+        scored = {name: frame for name, frame in scores.items() if frame[proxy].notna().any()}
+        if not scored:
+            notes.append(f"no {proxy} scores: no figure for {proxy}")
+            continue
+        figure = score_accuracy_figure(scored, proxy, args.accuracy)
+        _note(f"wrote {save_figure(figure, args.out / f'fig3_{proxy}.png')}")
+        for dataset, frame in scored.items():
+            try:
+                table = ScoreTable.from_frame(frame, proxy, args.accuracy)
+            except ValueError as err:
+                notes.append(f"search figure, {proxy} on {dataset}: {err}")
+                continue
+            curves[proxy, dataset] = search_curves(table, runs=100)
+            if not table.complete:
+                notes.append(f"search figure, {proxy} on {dataset}: no regularized evolution, "
+                             f"only {len(table.scored)} architectures are scored")
+    for note in notes:
+        _note(note)
+    if curves:
+        _note(f"wrote {save_figure(search_figure(curves), args.out / 'search_time.png')}")
+    return 0
+
+
 # --- the parser -----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +194,45 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one JSON object per architecture per line: arch, naswot, synflow, "
                             "params, flops, seconds {proxy: seconds}; -inf is written \"-inf\"")
     score.set_defaults(handler=cmd_score)
+
+    db_help = "tfnas DuckDB file (default: %(default)s)"
+    accuracy_help = ("accuracy column of arch_scores: test_acc_12ep (the study's), "
+                     "test_acc_200ep, valid_acc_12ep, valid_acc_200ep (default: %(default)s)")
+    tables = commands.add_parser(
+        "tables", help="Tables I-V of the study: random search and REA with naswot / synflow",
+        description="Replay random search and regularized evolution against the database for "
+                    "every scored dataset and print Tables I-V as Markdown beside the study's "
+                    "numbers; CSV files go to --out.")
+    tables.add_argument("--db", type=Path, default=Path("out/tfnas.duckdb"), help=db_help)
+    tables.add_argument("--runs", type=int, default=500, help="runs per cell (default 500)")
+    tables.add_argument("--accuracy", default="test_acc_12ep", help=accuracy_help)
+    tables.add_argument("--n", type=int, default=100,
+                        help="random-search sample size of Tables II and III (default 100)")
+    tables.add_argument("--out", type=Path, default=Path("out/tables"),
+                        help="folder for table_I.csv ... table_V.csv (default: %(default)s)")
+    tables.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
+    tables.set_defaults(handler=cmd_tables)
+
+    correlations = commands.add_parser(
+        "correlations", help="Pearson, Spearman, Kendall and top-k precision of every proxy",
+        description="Correlation of every proxy with every accuracy column per dataset, with "
+                    "95% bootstrap intervals and published values; spread over seeds where "
+                    "several were scored.")
+    correlations.add_argument("--db", type=Path, default=Path("out/tfnas.duckdb"), help=db_help)
+    correlations.add_argument("--out", type=Path, default=Path("out/correlations"),
+                              help="folder for correlations.csv (default: %(default)s)")
+    correlations.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    correlations.set_defaults(handler=cmd_correlations)
+
+    plot = commands.add_parser(
+        "plot", help="figures: score vs accuracy (Fig. 3) and search accuracy vs time",
+        description="PNG figures: fig3_<proxy>.png (score against accuracy per dataset) and "
+                    "search_time.png (random search vs regularized evolution).")
+    plot.add_argument("--db", type=Path, default=Path("out/tfnas.duckdb"), help=db_help)
+    plot.add_argument("--out", type=Path, default=Path("out/figures"),
+                      help="folder for the PNG files (default: %(default)s)")
+    plot.add_argument("--accuracy", default="test_acc_12ep", help=accuracy_help)
+    plot.set_defaults(handler=cmd_plot)
 
     return parser
 

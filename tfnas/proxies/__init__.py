@@ -1,4 +1,4 @@
-"""Training-free proxies: each maps (network, batch or input shape) to one number, higher is better."""
+"""Training-free proxies: (network, batch or input shape) in, one number out; higher is better."""
 
 from tfnas.proxies.naswot import naswot_score
 from tfnas.proxies.synflow import synflow_score

@@ -13,46 +13,95 @@ codes), never NaN.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import weakref
+from collections.abc import Iterator
 
 import torch
 from torch import nn
 
 
+@contextlib.contextmanager
+def no_tf32() -> Iterator[None]:
+    """Run CUDA convolutions and matmuls in full float32 (PyTorch lets cuDNN use TF32 by default).
+
+    TF32 rounds conv inputs to 10-bit mantissas, which flips the sign of activations
+    near 0 and so changes NASWOT's codes: the proxy is defined on float32 arithmetic,
+    the same on every device. (Synflow runs in float64, which TF32 never touches.)
+    """
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def kernel_logdet(kernel: torch.Tensor) -> float:
-    """log|det K| in float64; −inf for a singular kernel."""
-    sign, logabsdet = torch.linalg.slogdet(kernel.to(torch.float64))
+    """log|det K| in float64 on the CPU (so the score does not depend on the device's
+    LAPACK); −inf for a singular kernel."""
+    sign, logabsdet = torch.linalg.slogdet(kernel.to("cpu", torch.float64))
     if sign.item() == 0 or not math.isfinite(logabsdet.item()):
         return -math.inf
     return logabsdet.item()
+
+
+def code_gram(relu_input: torch.Tensor) -> torch.Tensor:
+    """c cᵀ (float64, B×B) for the codes c = (input > 0) of one ReLU input.
+
+    Products of 0/1 codes summed over fewer than 2²⁴ units are exact in float32.
+    """
+    x = relu_input.flatten(1)
+    codes = torch.gt(x, 0, out=x.new_empty(x.shape, dtype=torch.float32))
+    return (codes @ codes.T).double()
+
+
+def kernel_from_gram(gram: torch.Tensor, units: int | torch.Tensor) -> torch.Tensor:
+    """K = Σ c cᵀ + (1 − c)(1 − c)ᵀ from G = Σ c cᵀ and N_A = Σ units.
+
+    Σ_u (1 − c_iu)(1 − c_ju) = N_A − d_i − d_j + G_ij with d = diag(G) (each code's
+    number of ones), so K = 2G − d 1ᵀ − 1 dᵀ + N_A: one matmul per ReLU instead of two.
+    """
+    d = gram.diagonal(dim1=-2, dim2=-1)
+    return 2 * gram - d.unsqueeze(-1) - d.unsqueeze(-2) + units
 
 
 def naswot_kernel(network: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """K = Σ_ReLUs c cᵀ + (1 − c)(1 − c)ᵀ (float64, B×B) for one forward pass in train mode.
 
     The network is run as NASWOT runs it: freshly initialised, in train mode
-    (BatchNorm uses batch statistics), one forward pass, no gradients.
+    (BatchNorm uses batch statistics), one forward pass, no gradients. ReLUs that
+    receive the very same tensor (several conv ops reading one node) have the same
+    codes: c cᵀ is computed once and added for each of them.
     """
     if not torch.isfinite(batch).all():
         raise ValueError("NASWOT batch contains NaN or inf; check the input images")
-    kernel = torch.zeros(batch.shape[0], batch.shape[0], dtype=torch.float64,
-                         device=batch.device)
+    gram = torch.zeros(batch.shape[0], batch.shape[0], dtype=torch.float64,
+                       device=batch.device)
+    units = 0
+    seen: dict[int, tuple[weakref.ref, int, torch.Tensor]] = {}  # id → (ref, version, c cᵀ)
 
     def accumulate(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor):
-        codes = (inputs[0].flatten(1) > 0).to(torch.float32)
-        # Products of 0/1 codes summed over ≤ 2²⁴ units are exact in float32.
-        kernel.add_(codes @ codes.T + (1 - codes) @ (1 - codes).T)
+        nonlocal units
+        x = inputs[0]
+        ref, version, term = seen.get(id(x), (None, None, None))
+        if ref is None or ref() is not x or version != x._version:  # not this exact tensor
+            term = code_gram(x)
+            seen[id(x)] = (weakref.ref(x), x._version, term)
+        gram.add_(term)
+        units += x[0].numel()
 
     relus = [m for m in network.modules() if isinstance(m, nn.ReLU)]
     handles = [relu.register_forward_hook(accumulate) for relu in relus]
     try:
         network.train()
-        with torch.no_grad():
+        with torch.no_grad(), no_tf32():
             network(batch)
     finally:
         for handle in handles:
             handle.remove()
-    return kernel
+    return kernel_from_gram(gram, units)
 
 
 def naswot_score(network: nn.Module, batch: torch.Tensor) -> float:

@@ -54,7 +54,11 @@ def synflow_score(network: nn.Module, input_shape: tuple[int, ...]) -> float:
     Higher is better; −inf when the synaptic flow is 0. The network itself is
     left untouched (the proxy works on a copy).
     """
-    total = synflow_sum(network, input_shape)
+    return log_synflow(synflow_sum(network, input_shape))
+
+
+def log_synflow(total: float) -> float:
+    """The stored Synflow score: log of the synaptic-flow sum; −inf for a sum of 0."""
     if math.isnan(total):
         raise ValueError("synflow sum is NaN; the network produced non-finite values")
     return math.log(total) if total > 0 else -math.inf

@@ -1,0 +1,78 @@
+"""Figures (tfnas.plots) and ``tfnas plot``."""
+
+import numpy as np
+import pytest
+import score_db
+from PIL import Image
+from scipy import stats
+
+from tfnas.cli import main
+from tfnas.correlations import neg_inf_lowest
+from tfnas.plots import score_accuracy_figure, search_curves, search_figure
+from tfnas.reporting import load_scores, save_figure
+from tfnas.search import ScoreTable
+
+
+@pytest.fixture(scope="module")
+def full_db(tmp_path_factory):
+    return score_db.cached(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def scores(full_db):
+    return load_scores(full_db)[0]
+
+
+def test_score_accuracy_figure_titles_carry_spearman(scores, tmp_path):
+    figure = score_accuracy_figure(scores, "naswot")
+    axes = figure.get_axes()
+    assert [ax.get_title().split(":")[0] for ax in axes] == list(score_db.DATASETS)
+    for ax, frame in zip(axes, scores.values(), strict=True):
+        rho = stats.spearmanr(neg_inf_lowest(frame["naswot"].to_numpy()),
+                              frame["test_acc_12ep"]).statistic
+        assert ax.get_title().endswith(f"Spearman ρ = {rho:.3f}")
+        assert len(ax.collections[0].get_offsets()) == 15625 - 1  # the −inf arch is not drawn
+        assert "1 at -inf not shown" in ax.get_xlabel()
+    path = save_figure(figure, tmp_path / "fig3.png")
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size == (1512, 456)
+        pixels = np.asarray(image.convert("L"))
+    assert (pixels < 128).mean() > 0.01  # points and text were drawn
+
+
+def test_search_curves_compare_random_search_and_evolution(scores):
+    lookup = ScoreTable.from_frame(scores["cifar10"], "naswot")
+    curves = search_curves(lookup, runs=20, budgets=(10, 100, 300))
+    random = curves[curves["search"] == "random search"]
+    rea = curves[curves["search"] == "regularized evolution"]
+    assert list(random["budget"]) == [10, 100, 300] and list(rea["budget"]) == [100, 300]
+    assert random["time_mean_s"].is_monotonic_increasing
+    assert random["accuracy_mean"].iloc[-1] > random["accuracy_mean"].iloc[0]
+    # REA caches revisited archs, so at equal budget it spends at most random search's time
+    assert (rea["time_mean_s"].to_numpy() <= random["time_mean_s"].iloc[1:].to_numpy()).all()
+    figure = search_figure({("naswot", "cifar10"): curves, ("naswot", "cifar100"): curves})
+    assert len(figure.get_axes()) == 2
+    assert len(figure.get_axes()[0].get_legend().get_texts()) == 2
+
+
+def test_search_curves_leave_out_evolution_on_a_partial_space(scores):
+    part = scores["cifar10"].iloc[::3]
+    curves = search_curves(ScoreTable.from_frame(part, "params"), runs=5, budgets=(10, 100))
+    assert set(curves["search"]) == {"random search"}
+
+
+def test_cli_writes_every_figure(full_db, tmp_path, capsys):
+    assert main(["plot", "--db", str(full_db), "--out", str(tmp_path)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["fig3_flops.png", "fig3_naswot.png", "fig3_params.png",
+                       "fig3_synflow.png", "search_time.png"]
+    with Image.open(tmp_path / "search_time.png") as image:
+        assert image.size[1] > 4 * 300  # one row of panels per proxy
+    assert capsys.readouterr().err.count("note: wrote") == 5
+
+
+def test_cli_rejects_an_unknown_accuracy(full_db, tmp_path, capsys):
+    assert main(["plot", "--db", str(full_db), "--out", str(tmp_path), "--accuracy", "x"]) == 2
+    assert capsys.readouterr().err == ("tfnas: error: unknown accuracy column 'x'; choose from "
+                                       "test_acc_12ep, test_acc_200ep, valid_acc_12ep, "
+                                       "valid_acc_200ep\n")

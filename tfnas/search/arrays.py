@@ -1,0 +1,98 @@
+"""One dataset's proxy scores, accuracies and scoring seconds as arrays indexed by ``arch_code``.
+
+A search replays against these arrays instead of scoring networks: looking up a score is
+``table.score[code]``. Conventions: higher score is better; −inf (singular NASWOT kernel,
+zero synaptic flow) ranks below every finite score; an architecture without a score is NaN
+and is never sampled. Ties in score are broken towards the lowest ``arch_code``, so every
+choice a search makes is deterministic given its random draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tfnas.scoring import PROXIES
+from tfnas.space import NUM_ARCHS
+
+ACCURACIES: tuple[str, ...] = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep",
+                               "valid_acc_200ep")
+
+
+def score_hint(dataset: str, proxy: str) -> str:
+    """The command that scores ``proxy`` on ``dataset`` (quoted in errors)."""
+    return f"`luigi --module pipeline ScoreAll --dataset {dataset} --proxies {proxy}`"
+
+
+def check_names(proxy: str, accuracy: str) -> None:
+    """One-line ``ValueError`` for an unknown proxy or accuracy column."""
+    if proxy not in PROXIES:
+        raise ValueError(f"unknown proxy {proxy!r}; choose from {', '.join(PROXIES)}")
+    if accuracy not in ACCURACIES:
+        raise ValueError(f"unknown accuracy column {accuracy!r}; choose from "
+                         f"{', '.join(ACCURACIES)}")
+
+
+@dataclass(frozen=True)
+class ScoreTable:
+    """Arrays of length 15,625 indexed by ``arch_code`` for one (dataset, proxy, accuracy).
+
+    ``score``: the proxy (NaN = not scored); ``accuracy``: in %; ``seconds``: the stored
+    wall time of scoring that architecture with the proxy. ``rank[code]`` is 0 for the best
+    scored architecture (ties → lowest code), and scored architectures rank before unscored.
+    """
+
+    dataset: str
+    proxy: str
+    accuracy_name: str
+    score: np.ndarray
+    accuracy: np.ndarray
+    seconds: np.ndarray
+    rank: np.ndarray = field(init=False)
+    scored: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        unscored = np.isnan(self.score)
+        order = np.lexsort((np.arange(NUM_ARCHS), -self.score, unscored))
+        rank = np.empty(NUM_ARCHS, dtype=np.int64)
+        rank[order] = np.arange(NUM_ARCHS)
+        object.__setattr__(self, "rank", rank)
+        object.__setattr__(self, "scored", np.flatnonzero(~unscored))
+
+    @property
+    def complete(self) -> bool:
+        """Whether every architecture of the space has a score."""
+        return len(self.scored) == NUM_ARCHS
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, proxy: str,
+                   accuracy: str = "test_acc_12ep") -> ScoreTable:
+        """From one dataset's rows of the ``arch_scores`` view (``db.read_arch_scores``).
+
+        Raises a one-line ``ValueError`` when the proxy has no scores for the dataset or when
+        a scored architecture lacks the requested accuracy.
+        """
+        check_names(proxy, accuracy)
+        datasets = frame["dataset"].unique()
+        if len(datasets) > 1:
+            raise ValueError(f"expected one dataset's rows of arch_scores, got "
+                             f"{', '.join(map(str, datasets))}")
+        dataset = str(datasets[0]) if len(datasets) else "this dataset"
+        rows = frame[frame[proxy].notna()]
+        if rows.empty:
+            raise ValueError(f"no {proxy} scores for {dataset} in the database: run "
+                             f"{score_hint(dataset, proxy)} first")
+        missing = int(rows[accuracy].isna().sum())
+        if missing:
+            raise ValueError(
+                f"{accuracy} is unknown for {missing} of the {len(rows)} {proxy}-scored "
+                f"architectures of {dataset}: import accuracies with `luigi --module pipeline "
+                f"ImportBenchmark --benchmark PATH` or pick another accuracy column")
+        codes = rows["arch_code"].to_numpy(dtype=np.int64)
+        arrays = {name: np.full(NUM_ARCHS, np.nan) for name in ("score", "accuracy", "seconds")}
+        arrays["score"][codes] = rows[proxy].to_numpy(dtype=float)
+        arrays["accuracy"][codes] = rows[accuracy].to_numpy(dtype=float)
+        arrays["seconds"][codes] = rows[f"{proxy}_seconds"].to_numpy(dtype=float)
+        return cls(dataset, proxy, accuracy, **arrays)

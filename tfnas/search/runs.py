@@ -1,0 +1,62 @@
+"""What a search run reports, computed from the architectures it evaluated.
+
+A run is summarised from ``visited``: the ``arch_code``s it evaluated, in order. Conventions:
+
+- *chosen*: the best visited architecture by proxy (−inf lowest; ties → lowest arch_code).
+- *optimal*: the best accuracy among the visited architectures (what an oracle would pick).
+- *population*: mean and standard deviation (ddof 0) over the distinct visited architectures;
+  the score statistics use finite scores only (``population_score_count`` of them).
+- *seconds*: simulated search time = Σ stored scoring seconds of the DISTINCT visited
+  architectures, i.e. a search that caches scores and does not re-score a revisited
+  architecture (regularized evolution can revisit; random search never does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tfnas.search.arrays import ScoreTable
+
+
+def _masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    count = mask.sum(axis=1)
+    values = np.where(mask, values, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = values.sum(axis=1) / count
+        var = np.where(mask, (values - mean[:, None]) ** 2, 0.0).sum(axis=1) / count
+    return mean, np.sqrt(var)
+
+
+def summarise_runs(table: ScoreTable, visited: np.ndarray) -> pd.DataFrame:
+    """One row per run (row of ``visited``, shape runs × evaluations) with the columns
+    chosen, score, accuracy, optimal_arch, optimal_accuracy, optimal_score, evaluations,
+    distinct, seconds, population_accuracy_mean/_std, population_score_mean/_std/_count."""
+    visited = np.asarray(visited, dtype=np.int64)
+    rows = np.arange(len(visited))
+    chosen = visited[rows, table.rank[visited].argmin(axis=1)]
+    optimal = visited[rows, table.accuracy[visited].argmax(axis=1)]
+
+    codes = np.sort(visited, axis=1)
+    distinct = np.ones(codes.shape, dtype=bool)
+    distinct[:, 1:] = codes[:, 1:] != codes[:, :-1]
+    accuracy_mean, accuracy_std = _masked_mean_std(table.accuracy[codes], distinct)
+    scores = table.score[codes]
+    finite = distinct & np.isfinite(scores)
+    score_mean, score_std = _masked_mean_std(scores, finite)
+    return pd.DataFrame({
+        "chosen": chosen,
+        "score": table.score[chosen],
+        "accuracy": table.accuracy[chosen],
+        "optimal_arch": optimal,
+        "optimal_accuracy": table.accuracy[optimal],
+        "optimal_score": table.score[optimal],
+        "evaluations": visited.shape[1],
+        "distinct": distinct.sum(axis=1),
+        "seconds": np.where(distinct, table.seconds[codes], 0.0).sum(axis=1),
+        "population_accuracy_mean": accuracy_mean,
+        "population_accuracy_std": accuracy_std,
+        "population_score_mean": score_mean,
+        "population_score_std": score_std,
+        "population_score_count": finite.sum(axis=1),
+    })
