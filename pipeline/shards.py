@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 #: Architectures per scoring pass: on a GPU one small network cannot fill the device, so
 #: :func:`tfnas.scoring.score_archs` runs a group at once; on a CPU one at a time.
-GPU_GROUP = 32
+GPU_GROUP = 125
 
 NO_DATA = "none"  # data_fingerprint of a run that reads no images (params/flops/synflow only)
 
