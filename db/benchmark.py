@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-import nats_bench
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -29,7 +28,6 @@ from tqdm import tqdm
 
 from db.connection import insert_frame
 from db.schema import DATASETS, EPOCHS, TRAINING_RUNS, ensure_schema
-from tfnas.costs import arch_flops, arch_params
 from tfnas.space import BenchmarkIndex, all_archs
 
 NATS_TSS = "NATS-tss-v1_0-3ffb9"
@@ -72,6 +70,8 @@ def read_nats_bench(directory: Path) -> Benchmark:
     if not (directory / "meta.pickle.pbz2").is_file():
         raise FileNotFoundError(f"{directory} is not a NATS-Bench fast-mode directory (no "
                                 f"meta.pickle.pbz2); pass the {NATS_TSS}-simple folder")
+    import nats_bench  # only here: reading the database must not pay its import time
+
     api = nats_bench.create(str(directory), "tss", fast_mode=True, verbose=False)
     index = BenchmarkIndex(enumerate(api.meta_archs))
     source = f"nats-bench:{directory.name}"
@@ -148,6 +148,8 @@ def read_table(path: Path) -> Benchmark:
 @functools.cache
 def tfnas_costs() -> pd.DataFrame:
     """The project's params (count) and FLOPs (millions of MACs) for every arch × dataset."""
+    from tfnas.costs import arch_flops, arch_params  # imports torch: only when importing
+
     rows = [(arch.code, dataset, "tfnas", arch_params(arch, dataset), arch_flops(arch, dataset))
             for arch in all_archs() for dataset in DATASETS]
     return pd.DataFrame(rows, columns=["arch_code", "dataset", "source", "params", "flops_m"])

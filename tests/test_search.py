@@ -4,8 +4,10 @@ The vectorised searches are checked run by run against plain-loop reference impl
 written here from the algorithms' definitions and fed the same random draws.
 """
 
+from bisect import bisect_right
 from collections import Counter
-from itertools import combinations
+from itertools import accumulate, combinations
+from math import comb
 
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ from scipy import stats
 from score_db import synthetic_accuracy
 
 from tfnas.search import ScoreTable, random_search, regularized_evolution, summarise_runs
-from tfnas.search.evolution import evolve
+from tfnas.search.evolution import evolve, winner_probabilities
 from tfnas.search.random_search import floyd_sample
 from tfnas.space import NUM_ARCHS, NUM_EDGES, OP_ID, OPS, Arch
 
@@ -75,18 +77,23 @@ def reference_random_search(table: ScoreTable, n: int, u: np.ndarray) -> list[di
 
 def reference_evolution(table: ScoreTable, cycles: int, population: int, tournament: int,
                         runs: int, rng: np.random.Generator) -> list[dict]:
-    """Real et al. 2019 one run at a time, with Arch objects; the draws follow the
-    documented stream: initial population, then per cycle keys, edge and op offset."""
+    """Real et al. 2019 one run at a time, with Arch objects, the tournament sampled through
+    its winner's place; the draws follow the documented stream: initial population, then per
+    cycle the winner's place, edge and op offset."""
     init = rng.integers(0, NUM_ARCHS, (runs, population))
-    draws = [(rng.random((runs, population)), rng.integers(0, NUM_EDGES, runs),
+    draws = [(rng.random(runs), rng.integers(0, NUM_EDGES, runs),
               rng.integers(1, len(OPS), runs)) for _ in range(population, cycles)]
+    wins = [comb(population - k, tournament - 1) / comb(population, tournament)
+            for k in range(1, population + 1)]
+    cumulative = list(accumulate(wins))
+    cumulative = [c / cumulative[-1] for c in cumulative]
     results = []
     for r in range(runs):
         slots = [int(c) for c in init[r]]  # the child takes the slot of the oldest member
         history = list(slots)
-        for step, (keys, edges, offsets) in enumerate(draws):
-            sample = sorted(range(population), key=lambda j: keys[r, j])[:tournament]
-            parent = Arch.from_code(best_by_proxy(table, [slots[j] for j in sample]))
+        for step, (places, edges, offsets) in enumerate(draws):
+            best_first = sorted(slots, key=lambda c: (-table.score[c], c))
+            parent = Arch.from_code(best_first[bisect_right(cumulative, places[r])])
             ops = list(parent.ops)
             ops[edges[r]] = OPS[(OP_ID[ops[edges[r]]] + offsets[r]) % len(OPS)]
             child = Arch(tuple(ops))
@@ -169,6 +176,30 @@ def test_evolution_matches_the_plain_loop_reference(table):
                                     np.random.default_rng(5))
     assert_same_runs(result, reference)
     assert (result["evaluations"] == cycles).all()
+
+
+@pytest.mark.parametrize(("population", "tournament"), [(7, 3), (6, 1), (5, 5)])
+def test_winner_place_has_the_distribution_of_a_uniform_tournament(population, tournament):
+    """Over every S-subset of P ranked members, how often the k-th best is the subset's best."""
+    wins = Counter(min(subset) for subset in combinations(range(population), tournament))
+    exact = np.array([wins[k] for k in range(population)]) / comb(population, tournament)
+    np.testing.assert_allclose(winner_probabilities(population, tournament), exact, rtol=1e-12)
+
+
+def test_tournament_winners_match_explicit_tournaments():
+    """REA's parents, drawn through the winner's place, against parents of explicit uniform
+    tournaments on the same populations (chi-square on the winner's place)."""
+    rng = np.random.default_rng(11)
+    population, tournament, trials = 12, 4, 20_000
+    places = np.searchsorted(np.cumsum(winner_probabilities(population, tournament)),
+                             rng.random(trials), side="right")
+    keys = rng.random((trials, population))
+    explicit = np.sort(np.argsort(keys, axis=1)[:, :tournament], axis=1)[:, 0]
+    counts = np.stack([np.bincount(places, minlength=population),
+                       np.bincount(explicit, minlength=population)])
+    assert (counts[:, population - tournament + 1:] == 0).all()  # never worse than P − S + 1
+    counts = counts[:, :population - tournament + 1]
+    assert stats.chi2_contingency(counts).pvalue > 1e-3
 
 
 def test_evolution_with_a_shorter_budget_is_a_prefix_of_a_longer_one(table):

@@ -13,11 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-from tqdm import tqdm
-
 from tfnas.datasets import DATASETS, dataset_spec, default_data_root, sample_batch
-from tfnas.scoring import PROXIES, score_arch
+from tfnas.proxy_names import PROXIES
 from tfnas.space import Arch, parse_arch
 
 EXIT_USAGE = 2
@@ -81,6 +78,11 @@ def table_row(arch: Arch, scores: dict) -> str:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    import torch  # torch (~2 s to import) only for the command that runs networks
+    from tqdm import tqdm
+
+    from tfnas.scoring import score_arch
+
     archs = read_archs(args.arch, args.archs_file)
     spec = dataset_spec(args.dataset)
     if args.device == "cuda" and not torch.cuda.is_available():

@@ -34,7 +34,7 @@ from scipy import stats
 
 from tfnas.datasets import DATASETS
 from tfnas.markdown import format_number, markdown_table
-from tfnas.scoring import PROXIES
+from tfnas.proxy_names import PROXIES
 from tfnas.search.arrays import ACCURACIES
 
 STATISTICS: tuple[str, ...] = ("pearson", "spearman", "kendall", "top1", "top5")

@@ -31,10 +31,12 @@ import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,8 @@ def _augment(x: np.ndarray, rng: np.random.Generator, padding: int) -> np.ndarra
 
 def _normalise(x: np.ndarray, spec: DatasetSpec) -> torch.Tensor:
     """uint8 N×H×W×3 → float32 N×3×H×W, (x/255 − mean/255) / (std/255) as torchvision does."""
+    import torch  # only here: reading specs and images must not pay torch's import time
+
     images = torch.from_numpy(x).permute(0, 3, 1, 2).float().div(255)
     mean = torch.tensor(spec.mean).div(255).view(1, 3, 1, 1)
     std = torch.tensor(spec.std).div(255).view(1, 3, 1, 1)

@@ -27,24 +27,13 @@ from tfnas.engine import Group, naswot_kernels, synflow_sums
 from tfnas.init_weights import InitStream
 from tfnas.proxies.naswot import kernel_logdet, no_tf32
 from tfnas.proxies.synflow import log_synflow
+from tfnas.proxy_names import DATA_PROXIES, PROXIES, check_proxies
 from tfnas.space import Arch, parse_arch
-
-PROXIES: tuple[str, ...] = ("naswot", "synflow", "params", "flops")
-DATA_PROXIES: frozenset[str] = frozenset({"naswot"})
 
 
 class ProxyScore(NamedTuple):
     score: float
     seconds: float
-
-
-def check_proxies(proxies: Sequence[str]) -> tuple[str, ...]:
-    """Validate proxy names; one-line ``ValueError`` listing the valid ones."""
-    unknown = [p for p in proxies if p not in PROXIES]
-    if unknown or not proxies:
-        raise ValueError(f"unknown proxy {', '.join(unknown) or '(none given)'}; "
-                         f"choose from {', '.join(PROXIES)}")
-    return tuple(proxies)
 
 
 @functools.lru_cache(maxsize=4)

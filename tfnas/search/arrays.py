@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tfnas.scoring import PROXIES
+from tfnas.proxy_names import PROXIES
 from tfnas.space import NUM_ARCHS
 
 ACCURACIES: tuple[str, ...] = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep",
