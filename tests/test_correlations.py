@@ -45,6 +45,17 @@ def test_concordance_matches_brute_force():
         np.testing.assert_array_equal(concordance(x, y), brute)
 
 
+def test_concordance_matches_brute_force_with_many_distinct_values():
+    """Continuous x and y with a few ties: the searched levels as well as the histogram
+    levels, and both orders of the arguments (h is symmetric)."""
+    rng = np.random.default_rng(1)
+    for n in (300, 700):
+        x, y = rng.normal(size=n), rng.normal(size=n).round(1)
+        for a, b in ((x, y), (y, x), (x, x.round(2)), (x, -x)):
+            brute = (np.sign(a[:, None] - a) * np.sign(b[:, None] - b)).sum(axis=1)
+            np.testing.assert_array_equal(concordance(a, b), brute)
+
+
 def test_point_statistics_follow_the_stated_conventions():
     score, accuracy = tied_sample(400)
     finite = np.isfinite(score)

@@ -16,7 +16,7 @@ from scipy import stats
 from score_db import synthetic_accuracy
 
 from tfnas.search import ScoreTable, random_search, regularized_evolution, summarise_runs
-from tfnas.search.evolution import evolve, winner_probabilities
+from tfnas.search.evolution import evolve, evolve_together, winner_probabilities
 from tfnas.search.random_search import floyd_sample
 from tfnas.space import NUM_ARCHS, NUM_EDGES, OP_ID, OPS, Arch
 
@@ -206,6 +206,16 @@ def test_evolution_with_a_shorter_budget_is_a_prefix_of_a_longer_one(table):
     long = evolve(table, 200, 20, 5, runs=6, rng=np.random.default_rng(2))
     short = evolve(table, 120, 20, 5, runs=6, rng=np.random.default_rng(2))
     np.testing.assert_array_equal(long[:, :120], short)
+
+
+def test_evolving_cells_together_gives_each_cell_its_own_result(table):
+    other = ScoreTable.from_frame(frame(-table.score, table.accuracy), "naswot")
+    together = evolve_together([table, other, table], 150, 16, 4, runs=5,
+                               rngs=[np.random.default_rng(seed) for seed in (1, 2, 3)])
+    for cells, (lookup, seed) in zip(together, [(table, 1), (other, 2), (table, 3)], strict=True):
+        np.testing.assert_array_equal(cells, evolve(lookup, 150, 16, 4, runs=5,
+                                                    rng=np.random.default_rng(seed)))
+    assert not np.array_equal(together[0], together[1])
 
 
 def test_mutation_changes_exactly_one_edge_to_a_different_op(table):

@@ -9,7 +9,17 @@ import db
 from tfnas.cli import main
 from tfnas.reporting import load_scores
 from tfnas.search import ScoreTable, random_search
-from tfnas.tables import MEASURES, TABLES, render, table_1, table_2, table_4, tables
+from tfnas.tables import (
+    MEASURES,
+    TABLES,
+    render,
+    table_1,
+    table_2,
+    table_3,
+    table_4,
+    table_5,
+    tables,
+)
 
 DATASETS = list(score_db.DATASETS)
 
@@ -45,6 +55,17 @@ def test_all_five_tables_have_their_rows_and_columns(scores, tmp_path):
         assert frame.loc[frame["row"] == "chosen", MEASURES[4:]].notna().all().all()
         assert frame.attrs["notes"] == [f"the study's numbers ({tmp_path / 'no-study.csv'}) "
                                         "are absent: printing ours alone"]
+
+
+def test_tables_replayed_together_equal_each_table_alone(scores):
+    together = tables(scores, n=50, runs=4, study=None)
+    alone = {"I": table_1(scores, runs=4, study=None), "II": table_2(scores, 50, runs=4,
+                                                                       study=None),
+             "III": table_3(scores, 50, runs=4, study=None), "IV": table_4(scores, runs=4,
+                                                                          study=None),
+             "V": table_5(scores, runs=4, study=None)}
+    for name, frame in alone.items():
+        pd.testing.assert_frame_equal(together[name], frame)
 
 
 def test_study_numbers_sit_beside_ours_on_chosen_rows(scores, shared_data):

@@ -27,6 +27,7 @@ correlation with validation accuracy) are in :data:`PUBLISHED`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -65,8 +66,15 @@ def neg_inf_lowest(score: np.ndarray) -> np.ndarray:
 
 def top_set(values: np.ndarray, fraction: float) -> np.ndarray:
     """Mask of the architectures fewer than ``fraction``·n of which are strictly better."""
+    return top_sets(values, {"top": fraction})["top"]
+
+
+def top_sets(values: np.ndarray, fractions: Mapping[str, float] = TOP_FRACTIONS
+             ) -> dict[str, np.ndarray]:
+    """:func:`top_set` for each named fraction, from one ranking."""
     strictly_better = len(values) - stats.rankdata(values, method="max")
-    return strictly_better < fraction * len(values)
+    return {name: strictly_better < fraction * len(values)
+            for name, fraction in fractions.items()}
 
 
 def top_precision(x: np.ndarray, y: np.ndarray, fraction: float) -> float:
@@ -75,17 +83,37 @@ def top_precision(x: np.ndarray, y: np.ndarray, fraction: float) -> float:
     return float((top_x & top_set(y, fraction)).sum() / top_x.sum())
 
 
-def point_statistics(score: np.ndarray, accuracy: np.ndarray) -> dict[str, float]:
-    """The five statistics of the module docstring, computed once with scipy.stats."""
-    x = neg_inf_lowest(score)
+class Variable(NamedTuple):
+    """One variable ranked once (scipy.stats.rankdata) for every statistic of every pair it
+    is in: its values (−inf already lowest), mid-ranks and top sets."""
+
+    values: np.ndarray
+    ranks: np.ndarray
+    top: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Variable:
+        return cls(values, stats.rankdata(values), top_sets(values))
+
+
+def point_statistics(score: np.ndarray, accuracy: np.ndarray,
+                     variables: tuple[Variable, Variable] | None = None) -> dict[str, float]:
+    """The five statistics of the module docstring, computed once with scipy.stats.
+
+    ``variables``: ``Variable.of(neg_inf_lowest(score))`` and ``Variable.of(accuracy)`` when
+    already computed. Spearman's ρ is Pearson's r of the mid-ranks computed exactly as
+    ``scipy.stats.spearmanr`` computes it (``np.corrcoef`` of the two rank columns).
+    """
+    x, y = variables or (Variable.of(neg_inf_lowest(score)), Variable.of(accuracy))
     finite = np.isfinite(score)
     out = {
         "pearson": stats.pearsonr(score[finite], accuracy[finite]).statistic
         if finite.sum() > 2 else np.nan,
-        "spearman": stats.spearmanr(x, accuracy).statistic,
-        "kendall": stats.kendalltau(x, accuracy).statistic,
+        "spearman": np.corrcoef(np.column_stack((x.ranks, y.ranks)), rowvar=False)[1, 0],
+        "kendall": stats.kendalltau(x.values, y.values).statistic,
     }
-    out.update({name: top_precision(x, accuracy, f) for name, f in TOP_FRACTIONS.items()})
+    out.update({name: (x.top[name] & y.top[name]).sum() / x.top[name].sum()
+                for name in TOP_FRACTIONS})
     return {name: float(value) for name, value in out.items()}
 
 
@@ -93,9 +121,13 @@ def concordance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """h_i = Σ_j sign(x_i − x_j)·sign(y_i − y_j) for every i, in O(n log² n).
 
     Kendall's S = Σ h / 2. Counts of j with x_j below x_i and y_j below y_i come from a
-    Fenwick-style split of each prefix (in x order) into aligned power-of-two blocks, each
-    block's y values sorted once per level and searched for all i at once.
+    Fenwick-style split of each prefix (in x order) into aligned power-of-two blocks: per
+    level, a y histogram per block where blocks × distinct y values are few, else each
+    block's y values sorted once and searched for all i at once. h is symmetric in x and y,
+    so y is the variable with fewer distinct values (more levels take histograms).
     """
+    if len(np.unique(x)) < len(np.unique(y)):
+        x, y = y, x
     n = len(x)
     order = np.argsort(x, kind="stable")
     xs = x[order]
@@ -117,9 +149,15 @@ def concordance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         width = 1 << level
         has = (stops >> level) & 1 == 1
         block = (stops[has] >> level) - 1
-        keys = (np.sort(padded.reshape(-1, width), axis=1)
-                + (np.arange(size // width) * m)[:, None]).ravel()
-        counts[has] += np.searchsorted(keys, block * m + values[has]) - block * width
+        if (size // width) * m <= 4 * size:  # few wide blocks: a y histogram per block
+            blocks = np.bincount((np.arange(size) >> level) * m + padded,
+                                 minlength=size // width * m).reshape(-1, m)
+            below_value = (np.cumsum(blocks, axis=1) - blocks).ravel()  # #{block: y < v}
+            counts[has] += below_value[block * m + values[has]]
+        else:
+            keys = (np.sort(padded.reshape(-1, width), axis=1)
+                    + (np.arange(size // width) * m)[:, None]).ravel()
+            counts[has] += np.searchsorted(keys, block * m + values[has]) - block * width
     lt_below, le_below, lt_upto, le_upto = counts.reshape(4, n)
     sorted_y = np.sort(ys)
     y_lt = np.searchsorted(sorted_y, ys, side="left")
@@ -141,32 +179,30 @@ def resample_weights(n: int, resamples: int, rng: np.random.Generator) -> np.nda
 
 class _Ranked:
     """One variable in every resample (count weights B × n): centred mid-ranks, top sets and
-    the tie sums Σ_g W_g², Σ_g W_g³ over tie groups g (an item's copies tie with each other)."""
+    the tie sums Σ_g W_g², Σ_g W_g³ over tie groups g (an item's copies tie with each other).
+    Everything is computed per tie group (B × groups) and spread to the items by one gather."""
 
     def __init__(self, values: np.ndarray, weights: np.ndarray) -> None:
         order = np.argsort(values, kind="stable")
-        back = np.argsort(order)  # sorted position of each item
         sorted_values = values[order]
-        last = np.r_[sorted_values[1:] != sorted_values[:-1], True]
-        sorted_weights = np.take(weights, order, axis=1)
-        cumulative = np.cumsum(sorted_weights, axis=1)
-        if last.all():  # no ties: every architecture is its own tie group
-            upto, group_weight, group_weights = cumulative, sorted_weights, sorted_weights
-        else:
-            group = np.cumsum(np.r_[True, last[:-1]]) - 1
-            ends = cumulative[:, last]
-            group_weights = np.diff(ends, axis=1, prepend=0)
-            upto, group_weight = np.take(ends, group, axis=1), np.take(group_weights, group, 1)
-        total = cumulative[:, -1:]
+        first = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
+        group = np.empty(len(values), dtype=np.intp)  # each item's tie group, ascending values
+        group[order] = np.cumsum(first) - 1
+        group_weights = np.add.reduceat(np.take(weights, order, axis=1), np.flatnonzero(first),
+                                        axis=1)  # W_g
+        upto = np.cumsum(group_weights, axis=1)  # Σ of the weights of groups up to g
+        total = upto[:, -1:]
         self.total = total[:, 0].astype(float)
-        centred = group_weight + total  # mid-rank − (N+1)/2 = upto − (W_g + N)/2
+        self.top = {name: np.take((upto > (1 - fraction) * total).astype(weights.dtype), group,
+                                  axis=1) for name, fraction in TOP_FRACTIONS.items()}
+        # ^ fewer than f·N strictly better
+        group_weights = group_weights.astype(float)  # float64: W_g³ and mid-rank products
+        centred = group_weights + total  # mid-rank − (N+1)/2 = upto − (W_g + N)/2
         centred *= -0.5
         centred += upto
-        self.mid = np.take(centred, back, axis=1)
-        self.top = {name: np.take(upto > (1 - fraction) * total, back, axis=1).astype(
-            weights.dtype) for name, fraction in TOP_FRACTIONS.items()}  # < f·N strictly better
-        self.squares = np.einsum("ij,ij->i", group_weights, group_weights).astype(float)
-        cubes = np.einsum("ij,ij,ij->i", group_weights, group_weights, group_weights).astype(float)
+        self.mid = np.take(centred, group, axis=1)
+        self.squares = np.einsum("ij,ij->i", group_weights, group_weights)
+        cubes = np.einsum("ij,ij,ij->i", group_weights, group_weights, group_weights)
         self.rank_ss = (self.total**3 - cubes) / 12  # Σ w·(mid-rank − mean)², ties corrected
 
 
@@ -209,7 +245,7 @@ def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str]
     for dataset, frame in scores.items():
         rng = np.random.default_rng([seed, list(DATASETS).index(dataset)])
         weights = resample_weights(len(frame), resamples, rng)
-        ranked: dict[tuple[str, bytes], _Ranked] = {}  # this dataset's variables, reused
+        ranked: dict[tuple[str, bytes], tuple[Variable, _Ranked]] = {}  # reused by pairs
         for accuracy in accuracies:
             for proxy in proxies:
                 keep = (frame[proxy].notna() & frame[accuracy].notna()).to_numpy()
@@ -220,10 +256,10 @@ def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str]
                 w = weights if keep.all() else weights[:, keep]
                 for column, values in ((proxy, neg_inf_lowest(score)), (accuracy, acc)):
                     if (column, keep.tobytes()) not in ranked:
-                        ranked[column, keep.tobytes()] = _Ranked(values, w)
-                pair = ranked[proxy, keep.tobytes()], ranked[accuracy, keep.tobytes()]
-                point = point_statistics(score, acc)
-                boot = bootstrap_statistics(score, acc, w, pair)
+                        ranked[column, keep.tobytes()] = Variable.of(values), _Ranked(values, w)
+                (x, rx), (y, ry) = ranked[proxy, keep.tobytes()], ranked[accuracy, keep.tobytes()]
+                point = point_statistics(score, acc, (x, y))
+                boot = bootstrap_statistics(score, acc, w, (rx, ry))
                 row = {"dataset": dataset, "proxy": proxy, "accuracy": accuracy,
                        "n": int(keep.sum()), "n_neg_inf": int(np.isneginf(score).sum())}
                 for name in STATISTICS:

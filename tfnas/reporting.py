@@ -6,12 +6,14 @@ writing CSV files. The science lives in :mod:`tfnas.tables`, :mod:`tfnas.correla
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import pandas as pd
 
-import db
 from tfnas.datasets import DATASETS
 
 if TYPE_CHECKING:
@@ -21,45 +23,64 @@ if TYPE_CHECKING:
 #: (dataset, proxy) pairs scored with two or more seeds; among rows with other data
 #: fingerprints the latest wins, as in the arch_scores view.
 SEED_SCORES_SQL = """
-WITH default_config AS (
-    SELECT dataset, proxy, seed, arch_code, score
-    FROM proxy_scores
+WITH several_seeds AS (
+    SELECT dataset, proxy FROM proxy_scores
     WHERE batch_size = 128 AND NOT augment
-    QUALIFY row_number() OVER (PARTITION BY dataset, proxy, seed, arch_code
-                               ORDER BY created_at DESC, data_fingerprint) = 1
+    GROUP BY dataset, proxy HAVING count(DISTINCT seed) > 1
 )
-SELECT * FROM default_config
-WHERE (dataset, proxy) IN (SELECT (dataset, proxy) FROM default_config
-                           GROUP BY dataset, proxy HAVING count(DISTINCT seed) > 1)
+SELECT dataset, proxy, seed, arch_code, score
+FROM proxy_scores JOIN several_seeds USING (dataset, proxy)
+WHERE batch_size = 128 AND NOT augment
+QUALIFY row_number() OVER (PARTITION BY dataset, proxy, seed, arch_code
+                           ORDER BY created_at DESC, data_fingerprint) = 1
 ORDER BY dataset, proxy, seed, arch_code
 """
 
 
-def load_scores(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Each scored dataset's rows of the ``arch_scores`` view, and a note per dataset left out.
+@contextmanager
+def read_only(path: str | os.PathLike) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A plain read-only DuckDB connection on the tfnas database ``path`` (the reports read
+    with SQL alone: no SQLAlchemy engine, whose import alone costs a third of a second).
+    Same one-line errors as ``db.read_arch_scores`` for a missing file or a foreign database."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no tfnas database at {path}; build it first (db.create_schema, "
+                                "db.import_benchmark, db.load_shards)")
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        if not conn.execute("SELECT count(*) FROM duckdb_views() "
+                            "WHERE view_name = 'arch_scores'").fetchone()[0]:
+            raise ValueError(f"{path} has no arch_scores view: not a tfnas database "
+                             "(create one with db.create_schema)")
+        yield conn
+    finally:
+        conn.close()
 
-    Raises the database's one-line error when no dataset has scores (or ``path`` is missing
-    or not a tfnas database).
+
+def load_scores(path: str | os.PathLike) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Each scored dataset's rows of the ``arch_scores`` view ordered by arch_code (as
+    ``db.read_arch_scores`` reads them, over one connection), and a note per dataset left out.
+
+    Raises a one-line error when no dataset has scores (or ``path`` is missing or not a tfnas
+    database).
     """
-    scores, errors = {}, []
-    for dataset in DATASETS:
-        try:
-            scores[dataset] = db.read_arch_scores(path, dataset)
-        except ValueError as err:
-            errors.append((dataset, err))
+    with read_only(path) as conn:
+        frames = {dataset: conn.execute("SELECT * FROM arch_scores WHERE dataset = ? "
+                                        "ORDER BY arch_code", [dataset]).df()
+                  for dataset in DATASETS}
+    scores = {dataset: frame for dataset, frame in frames.items() if not frame.empty}
+    errors = {dataset: f"{path} has no proxy scores for {dataset} yet; run `luigi --module "
+                       f"pipeline ScoreAll --dataset {dataset}`"
+              for dataset in DATASETS if dataset not in scores}
     if not scores:
-        raise errors[0][1]
-    return scores, [f"skipped {dataset}: {err}" for dataset, err in errors]
+        raise ValueError(next(iter(errors.values())))
+    return scores, [f"skipped {dataset}: {error}" for dataset, error in errors.items()]
 
 
 def load_seed_scores(path: str | os.PathLike) -> pd.DataFrame:
     """Long frame (dataset, proxy, seed, arch_code, score) of :data:`SEED_SCORES_SQL`."""
-    engine = db.connect(path, read_only=True)
-    try:
-        with engine.connect() as conn:
-            return conn.connection.driver_connection.execute(SEED_SCORES_SQL).df()
-    finally:
-        engine.dispose()
+    with read_only(path) as conn:
+        return conn.execute(SEED_SCORES_SQL).df()
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:

@@ -28,8 +28,9 @@ import pandas as pd
 
 from tfnas.datasets import DATASETS
 from tfnas.markdown import format_number, markdown_table
-from tfnas.search import ScoreTable, random_search, regularized_evolution
+from tfnas.search import ScoreTable, random_search, summarise_runs
 from tfnas.search.arrays import check_names
+from tfnas.search.evolution import check_evolution, evolve_together
 from tfnas.space import NUM_ARCHS
 
 STUDY_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "study_tables.csv"
@@ -91,37 +92,52 @@ def check_options(runs: int, accuracy: str, sizes: Sequence[int] = ()) -> None:
                              f"replacement from the {NUM_ARCHS} architectures), got {n}")
 
 
-def search_table(scores: Mapping[str, pd.DataFrame], table: str, *, runs: int = 500,
-                 accuracy: str = "test_acc_12ep", seed: int = 0,
-                 sizes: Sequence[int] = (100,), rea: Mapping[str, int] = REA_SETTINGS,
-                 study: str | os.PathLike | None = STUDY_CSV) -> pd.DataFrame:
-    """One of Tables I–V over the datasets of ``scores`` (dataset → arch_scores rows).
-
-    A dataset whose proxy scores or accuracies are missing is skipped with a note in
-    ``frame.attrs["notes"]``; if every dataset is skipped, ``ValueError`` with the first note.
-    """
-    search, proxy = TABLES[table]
-    check_options(runs, accuracy, sizes)
-    rows, notes = [], []
-    for dataset, frame in scores.items():
-        try:
-            lookup = ScoreTable.from_frame(frame, proxy, accuracy)
-        except ValueError as err:
-            notes.append(f"Table {table}, {dataset} skipped: {err}")
-            continue
-        for cell in ([{"n": n} for n in sizes] if search == "random" else [dict(rea)]):
-            rng = np.random.default_rng([seed, list(TABLES).index(table),
-                                         list(DATASETS).index(dataset), cell.get("n", 0)])
+def replay(scores: Mapping[str, pd.DataFrame], plan: Mapping[str, Sequence[int]], *,
+           runs: int, accuracy: str, seed: int, rea: Mapping[str, int]
+           ) -> dict[str, tuple[list[dict], list[str]]]:
+    """The summary rows (:func:`summarise_cell`, with the cell's settings) and notes of each
+    table in ``plan`` (table → random-search sizes N). The regularized-evolution cells of all
+    tables run in one loop over cycles (:func:`evolve_together`); each cell has its own
+    generator, seeded by (seed, table, dataset, N), so the result does not depend on which
+    tables are replayed together."""
+    done = {table: ([], []) for table in plan}
+    evolving = []
+    for table, sizes in plan.items():
+        search, proxy = TABLES[table]
+        rows, notes = done[table]
+        for dataset, frame in scores.items():
             try:
-                result = (random_search(lookup, cell["n"], runs, rng) if search == "random"
-                          else regularized_evolution(lookup, runs=runs, rng=rng, **cell))
+                lookup = ScoreTable.from_frame(frame, proxy, accuracy)
             except ValueError as err:
                 notes.append(f"Table {table}, {dataset} skipped: {err}")
                 continue
-            for row in summarise_cell(result):
-                rows.append({"table": table, "search": search, "proxy": proxy,
-                             "dataset": dataset, **cell, "accuracy": accuracy, "runs": runs,
-                             **row})
+            for cell in ([{"n": n} for n in sizes] if search == "random" else [dict(rea)]):
+                rng = np.random.default_rng([seed, list(TABLES).index(table),
+                                             list(DATASETS).index(dataset), cell.get("n", 0)])
+                key = {"table": table, "search": search, "proxy": proxy, "dataset": dataset,
+                       **cell, "accuracy": accuracy, "runs": runs}
+                try:
+                    if search == "random":
+                        result = random_search(lookup, cell["n"], runs, rng)
+                        rows.extend(key | row for row in summarise_cell(result))
+                    else:
+                        check_evolution(lookup, runs=runs, **cell)
+                        evolving.append((key, lookup, rng))
+                except ValueError as err:
+                    notes.append(f"Table {table}, {dataset} skipped: {err}")
+    if evolving:
+        keys, lookups, rngs = zip(*evolving, strict=True)
+        visited = evolve_together(lookups, runs=runs, rngs=rngs, **rea)
+        for key, lookup, codes in zip(keys, lookups, visited, strict=True):
+            done[key["table"]][0].extend(key | row
+                                         for row in summarise_cell(summarise_runs(lookup, codes)))
+    return done
+
+
+def assemble(table: str, rows: list[dict], notes: list[str],
+             study: str | os.PathLike | None = STUDY_CSV) -> pd.DataFrame:
+    """One table's frame from its :func:`replay` rows, the study's numbers on ``chosen`` rows.
+    ``ValueError`` with the notes when no dataset could be replayed."""
     if not rows:
         raise ValueError("; ".join(notes))
     frame = pd.DataFrame(rows).reindex(columns=["table", "search", "proxy", "dataset",
@@ -139,6 +155,21 @@ def search_table(scores: Mapping[str, pd.DataFrame], table: str, *, runs: int = 
     frame = frame.merge(published.assign(row="chosen"), on=[*keys, "row"], how="left")
     frame.attrs["notes"] = notes
     return frame
+
+
+def search_table(scores: Mapping[str, pd.DataFrame], table: str, *, runs: int = 500,
+                 accuracy: str = "test_acc_12ep", seed: int = 0,
+                 sizes: Sequence[int] = (100,), rea: Mapping[str, int] = REA_SETTINGS,
+                 study: str | os.PathLike | None = STUDY_CSV) -> pd.DataFrame:
+    """One of Tables I–V over the datasets of ``scores`` (dataset → arch_scores rows).
+
+    A dataset whose proxy scores or accuracies are missing is skipped with a note in
+    ``frame.attrs["notes"]``; if every dataset is skipped, ``ValueError`` with the first note.
+    """
+    check_options(runs, accuracy, sizes)
+    rows, notes = replay(scores, {table: sizes}, runs=runs, accuracy=accuracy, seed=seed,
+                         rea=rea)[table]
+    return assemble(table, rows, notes, study)
 
 
 def table_1(scores: Mapping[str, pd.DataFrame], **options) -> pd.DataFrame:
@@ -167,19 +198,19 @@ def table_5(scores: Mapping[str, pd.DataFrame], **options) -> pd.DataFrame:
 
 
 def tables(scores: Mapping[str, pd.DataFrame], n: int = 100, runs: int = 500,
-           accuracy: str = "test_acc_12ep", **options) -> dict[str, pd.DataFrame]:
-    """Tables I–V by name ("I" … "V"). A table no dataset can fill is an empty frame whose
-    ``attrs["notes"]`` say why; ``ValueError`` if every table is empty or an argument is bad."""
+           accuracy: str = "test_acc_12ep", seed: int = 0, rea: Mapping[str, int] = REA_SETTINGS,
+           study: str | os.PathLike | None = STUDY_CSV) -> dict[str, pd.DataFrame]:
+    """Tables I–V by name ("I" … "V"), the same as :func:`table_1` … :func:`table_5` (Tables
+    II and III with N = ``n``) but replayed together. A table no dataset can fill is an empty
+    frame whose ``attrs["notes"]`` say why; ``ValueError`` if every table is empty or an
+    argument is bad."""
     check_options(runs, accuracy, (*TABLE_1_SIZES, n))
-    options |= {"runs": runs, "accuracy": accuracy}
-    builders = {"I": lambda: table_1(scores, **options),
-                "II": lambda: table_2(scores, n=n, **options),
-                "III": lambda: table_3(scores, n=n, **options),
-                "IV": lambda: table_4(scores, **options), "V": lambda: table_5(scores, **options)}
+    plan = {"I": TABLE_1_SIZES, "II": (n,), "III": (n,), "IV": (), "V": ()}
     result = {}
-    for name, build in builders.items():
+    for name, (rows, notes) in replay(scores, plan, runs=runs, accuracy=accuracy, seed=seed,
+                                      rea=rea).items():
         try:
-            result[name] = build()
+            result[name] = assemble(name, rows, notes, study)
         except ValueError as err:
             result[name] = pd.DataFrame()
             result[name].attrs["notes"] = [str(err)]

@@ -16,7 +16,8 @@ C(P − k, S − 1) / C(P, S) (:func:`winner_probabilities`). Drawing k from tha
 and taking the k-th best member gives the parent the same distribution as drawing the subset,
 at the cost of one sort of a nearly sorted population instead of P keys per run and cycle.
 
-Runs are vectorised across the R runs; the loop is over cycles. Random stream, in order:
+Runs are vectorised across the R runs (and across cells with
+:func:`evolve_together`); the loop is over cycles. Random stream, in order:
 ``rng.integers(0, 15625, (R, P))`` for the initial population, then per cycle
 ``rng.random(R)`` (the winner's place k, by inverting the cumulative distribution),
 ``rng.integers(0, 6, R)`` (edge) and ``rng.integers(1, 5, R)`` (op offset: new op =
@@ -26,6 +27,7 @@ Runs are vectorised across the R runs; the loop is over cycles. Random stream, i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -57,12 +59,9 @@ def regularized_evolution(table: ScoreTable, cycles: int, population: int, tourn
     return summarise_runs(table, evolve(table, cycles, population, tournament, runs, rng))
 
 
-def evolve(table: ScoreTable, cycles: int, population: int, tournament: int, runs: int,
-           rng: np.random.Generator) -> np.ndarray:
-    """The architectures each REA run evaluates, in order (runs × cycles ``arch_code``s).
-
-    The first c columns are exactly what a run with ``cycles`` = c evaluates (same stream).
-    """
+def check_evolution(table: ScoreTable, cycles: int, population: int, tournament: int,
+                    runs: int) -> None:
+    """One-line ``ValueError`` unless REA can run on ``table`` with these settings."""
     if not table.complete:
         raise ValueError(f"regularized evolution mutates across the whole space, but only "
                          f"{len(table.scored)} of {NUM_ARCHS} architectures of {table.dataset} "
@@ -73,24 +72,51 @@ def evolve(table: ScoreTable, cycles: int, population: int, tournament: int, run
                          f"{tournament}, population={population}, cycles={cycles}")
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    rows = np.arange(runs)
-    rank = table.rank.astype(np.int16)  # 0..15624 fits; halves the memory traffic per cycle
-    code_of_rank = np.argsort(table.rank)
+
+
+def evolve(table: ScoreTable, cycles: int, population: int, tournament: int, runs: int,
+           rng: np.random.Generator) -> np.ndarray:
+    """The architectures each REA run evaluates, in order (runs × cycles ``arch_code``s).
+
+    The first c columns are exactly what a run with ``cycles`` = c evaluates (same stream).
+    """
+    return evolve_together([table], cycles, population, tournament, runs, [rng])[0]
+
+
+def evolve_together(tables: Sequence[ScoreTable], cycles: int, population: int, tournament: int,
+                    runs: int, rngs: Sequence[np.random.Generator]) -> list[np.ndarray]:
+    """:func:`evolve` for several cells (a table and its own generator each) in one loop over
+    cycles: cell i's result is exactly ``evolve(tables[i], ..., rngs[i])``, since each cell
+    draws only from its own generator in its own order; numpy's per-call cost is shared."""
+    for table in tables:
+        check_evolution(table, cycles, population, tournament, runs)
+    rows = np.arange(len(tables) * runs)
+    offset = np.repeat(np.arange(len(tables)) * NUM_ARCHS, runs)  # row → its cell's arrays
+    code_of_rank = np.concatenate([np.argsort(table.rank) for table in tables])
     cumulative = np.cumsum(winner_probabilities(population, tournament))
     cumulative /= cumulative[-1]  # exactly 1 at the end: every u in [0, 1) finds a place
-    members = rng.integers(0, NUM_ARCHS, (runs, population))
-    slot_rank = rank[members]  # by slot, oldest first from slot ``cycle % population``
-    ranked = np.sort(slot_rank, axis=1)  # the population's ranks, best first
-    visited = np.empty((runs, cycles), dtype=np.int64)
+    members = np.concatenate([rng.integers(0, NUM_ARCHS, (runs, population)) for rng in rngs])
+    # Members as keys row·2^14 + rank (int32, whose rows sort fastest): with every row sorted
+    # the flattened keys are sorted too, so one searchsorted finds each row's oldest member.
+    key_type = np.int32 if len(rows) << NUM_ARCHS.bit_length() < 2**31 else np.int64
+    rank = np.concatenate([table.rank for table in tables]).astype(key_type)
+    base = (rows << NUM_ARCHS.bit_length()).astype(key_type)
+    slot_key = base[:, None] + rank[offset[:, None] + members]  # by slot, oldest first from
+    ranked = np.sort(slot_key, axis=1)  # slot ``cycle % population``; ranked: best first
+    flat = ranked.reshape(-1)  # a view
+    visited = np.empty((len(rows), cycles), dtype=np.int64)
     visited[:, :population] = members
     for cycle in range(population, cycles):
-        place = np.searchsorted(cumulative, rng.random(runs), side="right")
-        parent = code_of_rank[ranked[rows, place]]
-        child = mutate(parent, rng.integers(0, NUM_EDGES, runs), rng.integers(1, len(OPS), runs))
+        u = np.concatenate([rng.random(runs) for rng in rngs])
+        edge = np.concatenate([rng.integers(0, NUM_EDGES, runs) for rng in rngs])
+        shift = np.concatenate([rng.integers(1, len(OPS), runs) for rng in rngs])
+        place = np.searchsorted(cumulative, u, side="right")
+        parent = code_of_rank[offset + flat[rows * population + place] - base]
+        child = mutate(parent, edge, shift)
         oldest = cycle % population
-        child_rank = rank[child]
-        ranked[rows, (ranked == slot_rank[:, oldest, None]).argmax(axis=1)] = child_rank
+        child_key = base + rank[offset + child]
+        flat[np.searchsorted(flat, slot_key[:, oldest])] = child_key
         ranked.sort(axis=1)  # one member out of place: cheap
-        slot_rank[:, oldest] = child_rank
+        slot_key[:, oldest] = child_key
         visited[:, cycle] = child
-    return visited
+    return np.split(visited, len(tables))
