@@ -149,8 +149,8 @@ proxy_scores = sa.Table(
               comment="whether the batch was drawn with training augmentation"),
     sa.Column("score", sa.Double, nullable=False, comment=HIGHER_IS_BETTER),
     sa.Column("seconds", sa.Double, nullable=False,
-              comment="wall-clock seconds of this proxy for this arch, building its network "
-                      "included"),
+              comment="wall-clock seconds of this proxy for this arch, its weights included "
+                      "(on a GPU: the pass time / architectures per pass)"),
     sa.Column("device", sa.String, nullable=False, comment="device it ran on, e.g. cpu, cuda:0"),
     sa.Column("tfnas_version", sa.String, nullable=False,
               comment="tfnas version that computed it"),
@@ -228,8 +228,10 @@ ARCH_SCORES_COMMENTS: dict[str, str] = {
     "synflow": "Synflow ln(synaptic flow), seed 0; higher is better, -inf = zero flow",
     "params": "parameter count (baseline proxy); higher is better",
     "flops": "millions of MACs per image (baseline proxy); higher is better",
-    "naswot_seconds": "wall seconds NASWOT took for this arch, network construction included",
-    "synflow_seconds": "wall seconds Synflow took for this arch, network construction included",
+    "naswot_seconds": ("wall seconds NASWOT took for this arch, weights included "
+                      "(GPU: pass time / archs per pass)"),
+    "synflow_seconds": ("wall seconds Synflow took for this arch, weights included "
+                      "(GPU: pass time / archs per pass)"),
     "params_seconds": "wall seconds the params proxy took for this arch",
     "flops_seconds": "wall seconds the flops proxy took for this arch",
     "test_acc_12ep": "NATS-Bench test accuracy (%) after 12 epochs; CIFAR-10 from run cifar10 "
