@@ -121,7 +121,11 @@ def test_correlation_table_on_a_database(scores):
         naswot, synflow = (rows.loc[(dataset, p, "test_acc_200ep")] for p in ("naswot", "synflow"))
         assert naswot["spearman"] > synflow["spearman"] + 0.05
         assert naswot["kendall"] > synflow["kendall"]
-    assert rows.loc[("cifar10", "naswot", "test_acc_12ep"), "kendall_published"] == 0.574
+    assert rows.loc[("cifar10", "naswot", "test_acc_200ep"), "kendall_published"] == 0.574
+    # an anchor measured against final (200-epoch) accuracy is not printed beside 12-epoch
+    assert np.isnan(rows.loc[("cifar10", "naswot", "test_acc_12ep"), "kendall_published"])
+    assert rows.loc[("cifar100", "naswot", "test_acc_12ep"), "pearson_published"] == 0.6398
+    assert np.isnan(rows.loc[("cifar100", "naswot", "test_acc_200ep"), "pearson_published"])
     assert rows.loc[("ImageNet16-120", "params", "test_acc_200ep"), "spearman_published"] == 0.69
     assert np.isnan(rows.loc[("cifar10", "flops", "test_acc_12ep"), "spearman_published"])
     assert set(PUBLISHED) >= {("synflow", "spearman"), ("naswot", "kendall")}
@@ -153,11 +157,16 @@ def test_cli_prints_ours_beside_published_and_writes_csv(tmp_path_factory, tmp_p
                            codes=np.arange(0, 15625, 7), seeds=[0, 1, 2])
     assert main(["correlations", "--db", str(path), "--out", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
-    assert "### Correlation with test_acc_12ep (95% bootstrap intervals)" in out
-    header = next(line for line in out.splitlines() if line.startswith("| dataset"))
+    blocks = {block.splitlines()[0]: block.splitlines() for block in out.split("### ")[1:]}
+    final = blocks["Correlation with test_acc_200ep (95% bootstrap intervals)"]
+    header = next(line for line in final if line.startswith("| dataset"))
     assert "| Kendall τ | Kendall τ published |" in header and "Spearman ρ over seeds" in header
-    naswot = next(line for line in out.splitlines() if line.startswith("| cifar10 | naswot"))
+    naswot = next(line for line in final if line.startswith("| cifar10 | naswot"))
     assert "| 0.574 |" in naswot and "(3) |" in naswot
+    # 12-epoch accuracy: only the study's Pearson (12-epoch) is published beside ours
+    early = blocks["Correlation with test_acc_12ep (95% bootstrap intervals)"]
+    header = next(line for line in early if line.startswith("| dataset"))
+    assert "Pearson r published" in header and "Kendall τ published" not in header
     written = pd.read_csv(tmp_path / "correlations.csv")
     assert len(written) == 2 * 2 and (written["seeds"] == 3).all()
     assert "note: skipped cifar100" in err
