@@ -53,6 +53,12 @@ def test_search_curves_compare_random_search_and_evolution(scores):
     figure = search_figure({("naswot", "cifar10"): curves, ("naswot", "cifar100"): curves})
     assert len(figure.get_axes()) == 2
     assert len(figure.get_axes()[0].get_legend().get_texts()) == 2
+    # a proxy scored on fewer datasets leaves its other panels blank; columns in NATS-Bench order
+    figure = search_figure({("naswot", "ImageNet16-120"): curves, ("synflow", "cifar10"): curves,
+                            ("synflow", "ImageNet16-120"): curves})
+    shown = [ax.get_title() for ax in figure.get_axes() if ax.get_visible()]
+    assert shown == ["ImageNet16-120, naswot", "cifar10, synflow", "ImageNet16-120, synflow"]
+    assert len(figure.get_axes()) == 4
 
 
 def test_search_curves_leave_out_evolution_on_a_partial_space(scores):

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from tfnas.correlations import neg_inf_lowest
+from tfnas.datasets import DATASETS
 from tfnas.search import ScoreTable, random_search, summarise_runs
 from tfnas.search.arrays import check_names
 from tfnas.search.evolution import evolve
@@ -68,11 +69,15 @@ def search_curves(table: ScoreTable, runs: int, seed: int = 0,
 
 def search_figure(curves: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
     """Accuracy against simulated search time, one panel per (proxy, dataset) key of
-    ``curves`` (frames of :func:`search_curves`), random search and REA as two lines."""
+    ``curves`` (frames of :func:`search_curves`), random search and REA as two lines. Columns
+    are datasets in NATS-Bench order; a (proxy, dataset) without curves is left blank."""
     proxies = list(dict.fromkeys(proxy for proxy, _ in curves))
-    datasets = list(dict.fromkeys(dataset for _, dataset in curves))
+    datasets = sorted({dataset for _, dataset in curves}, key=list(DATASETS).index)
     figure = Figure(figsize=(4.2 * len(datasets), 3.4 * len(proxies)), layout="tight")
     axes = figure.subplots(len(proxies), len(datasets), squeeze=False)
+    for proxy, row in zip(proxies, axes, strict=True):
+        for dataset, ax in zip(datasets, row, strict=True):
+            ax.set_visible((proxy, dataset) in curves)
     for (proxy, dataset), curve in curves.items():
         ax = axes[proxies.index(proxy), datasets.index(dataset)]
         for search, line in curve.groupby("search"):
