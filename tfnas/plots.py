@@ -77,21 +77,23 @@ def search_figure(curves: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
     axes = figure.subplots(len(proxies), len(datasets), squeeze=False)
     for proxy, row in zip(proxies, axes, strict=True):
         for dataset, ax in zip(datasets, row, strict=True):
-            ax.set_visible((proxy, dataset) in curves)
-    for (proxy, dataset), curve in curves.items():
-        ax = axes[proxies.index(proxy), datasets.index(dataset)]
-        for search, line in curve.groupby("search"):
-            ax.errorbar(line["time_mean_s"], line["accuracy_mean"], yerr=line["accuracy_std"],
-                        marker="o", markersize=3, capsize=2, label=search)
-            for _, point in line.iloc[[-1]].iterrows():
-                ax.annotate(f"{int(point['budget'])}", (point["time_mean_s"],
-                                                        point["accuracy_mean"]), fontsize=7)
-        ax.set_xscale("log")
-        ax.set_title(f"{dataset}, {proxy}", fontsize=10)
-        ax.set_xlabel("simulated search time (s, Σ scoring seconds)")
-        ax.set_ylabel("accuracy of the chosen arch (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+            curve = curves.get((proxy, dataset))
+            if curve is None:
+                ax.set_visible(False)
+                continue
+            for search, line in curve.groupby("search"):
+                ax.errorbar(line["time_mean_s"], line["accuracy_mean"],
+                            yerr=line["accuracy_std"], marker="o", markersize=3, capsize=2,
+                            label=search)
+                last = line.iloc[-1]
+                ax.annotate(f"{int(last['budget'])}", (last["time_mean_s"], last["accuracy_mean"]),
+                            fontsize=7)
+            ax.set_xscale("log")
+            ax.set_title(f"{dataset}, {proxy}", fontsize=10)
+            ax.set_xlabel("simulated search time (s, Σ scoring seconds)")
+            ax.set_ylabel("accuracy of the chosen arch (%)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
     figure.suptitle("Random search vs regularized evolution (mean ± std over runs; numbers: "
                     "architectures evaluated)", fontsize=11)
     return figure
