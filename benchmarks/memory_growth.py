@@ -26,8 +26,11 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from db.shards import shard_tasks
 from pipeline.shards import score_shard, select_archs
-from tfnas.datasets import sample_batch
+from tfnas.config import ScoringConfig
+from tfnas.datasets import dataset_spec, sample_batch
+from tfnas.proxies import ScoringRun
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images" / \
     "imagenet16_sample.npz"
@@ -61,15 +64,16 @@ def main() -> None:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         source = batch_source(Path(tmp))
-        batch = sample_batch(DATASET, source, BATCH, seed=0)
+        batch = sample_batch(dataset_spec(DATASET), source, ScoringConfig(batch_size=BATCH))
+    run = ScoringRun(dataset_spec(DATASET), 0, "cpu", batch)
     codes = select_archs(limit=checkpoints[-1])
     print(f"{DATASET}, batch {BATCH} from {source.name}, proxies naswot+synflow, cpu, 1 thread")
     print(f"start: peak RSS {rss_mib()[0]:.1f} MiB, current {rss_mib()[1]:.1f} MiB")
     tables, done, start = [], 0, time.perf_counter()
     for checkpoint in checkpoints:
-        tables.append(score_shard(codes[done:checkpoint], DATASET, ("naswot", "synflow"), 0,
-                                  batch.images, batch.fingerprint, BATCH, torch.device("cpu"),
-                                  desc=f"archs {done}..{checkpoint}"))
+        task, = shard_tasks(DATASET, ("naswot", "synflow"), 0, BATCH, False, batch.fingerprint,
+                            codes[done:checkpoint], 1)
+        tables.append(score_shard(task, run, desc=f"archs {done}..{checkpoint}"))
         done = checkpoint
         rows = pa.concat_tables(tables).num_rows
         peak, current = rss_mib()

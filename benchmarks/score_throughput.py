@@ -30,9 +30,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tfnas.costs import count_flops, count_params  # noqa: E402
-from tfnas.datasets import DATASETS, dataset_spec, sample_batch  # noqa: E402
-from tfnas.network import build_network  # noqa: E402
+from tfnas.config import ScoringConfig  # noqa: E402
+from tfnas.datasets import DATASETS, Batch, dataset_spec, sample_batch  # noqa: E402
+from tfnas.network import build_network, count_flops, count_params  # noqa: E402
+from tfnas.proxies import ScoringRun  # noqa: E402
 from tfnas.proxies.naswot import no_tf32  # noqa: E402
 from tfnas.proxies.synflow import without_batchnorm  # noqa: E402
 from tfnas.scoring import score_archs  # noqa: E402
@@ -104,14 +105,15 @@ def sample_archs(n: int, seed: int) -> list[Arch]:
     return [Arch.from_code(code) for code in random.Random(seed).sample(range(NUM_ARCHS), n)]
 
 
-def make_batch(dataset: str, batch_size: int, seed: int, data: str | None) -> tuple[torch.Tensor,
-                                                                                   str]:
+def make_batch(dataset: str, batch_size: int, seed: int, data: str | None) -> tuple[Batch, str]:
+    spec = dataset_spec(dataset)
     if data is not None:
-        batch = sample_batch(dataset, data, batch_size, seed)
-        return batch.images, f"{data} (fingerprint {batch.fingerprint})"
-    side = dataset_spec(dataset).image_size
+        batch = sample_batch(spec, data, ScoringConfig(seed, batch_size))
+        return batch, f"{data} (fingerprint {batch.fingerprint})"
     generator = torch.Generator().manual_seed(seed)
-    return torch.randn(batch_size, 3, side, side, generator=generator), "synthetic N(0, 1)"
+    images = torch.randn(batch_size, 3, spec.image_size, spec.image_size, generator=generator)
+    return Batch(images, torch.zeros(batch_size, dtype=torch.long), "synthetic"), \
+        "synthetic N(0, 1)"
 
 
 def _sync(device: torch.device) -> None:
@@ -131,8 +133,9 @@ def run(dataset: str = "cifar10", batch_size: int = 128, archs: int = 20, device
         raise ValueError("--archs and --group must be positive integers")
     torch.set_num_threads(threads)
     device = torch.device(device)
-    images, source = make_batch(dataset, batch_size, seed, data)
-    images = images.to(device)
+    batch, source = make_batch(dataset, batch_size, seed, data)
+    images = batch.images.to(device)
+    run_ = ScoringRun(dataset_spec(dataset), seed, str(device), batch)
     sample = sample_archs(archs, seed)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     print(f"device {device} ({name or platform.machine()}), torch {torch.__version__}, "
@@ -141,7 +144,7 @@ def run(dataset: str = "cifar10", batch_size: int = 128, archs: int = 20, device
 
     # warm-up outside the timing: allocator, cuDNN heuristics, the engine's init streams
     plain_scores(sample[0], dataset, images[:2], seed)
-    score_archs(sample[:1], dataset, images, ("naswot", "synflow"), seed, device)
+    score_archs(sample[:1], run_, ("naswot", "synflow"))
 
     spent = {"baseline": 0.0, "engine": 0.0}
     worst = dict.fromkeys(TOLERANCE, 0.0)
@@ -158,10 +161,10 @@ def run(dataset: str = "cifar10", batch_size: int = 128, archs: int = 20, device
                     results[who] = [plain_scores(a, dataset, images, seed) for a in chunk]
                 else:
                     results[who] = [{p: s.score for p, s in r.items()} for r in score_archs(
-                        chunk, dataset, images, ("naswot", "synflow"), seed, device)]
+                        chunk, run_, ("naswot", "synflow"))]
                 _sync(device)
                 spent[who] += time.perf_counter() - start
-            costs = score_archs(chunk, dataset, None, ("params", "flops"), seed, device)
+            costs = score_archs(chunk, run_, ("params", "flops"))
             for arch, plain, fast, cost in zip(chunk, results["baseline"], results["engine"],
                                                costs, strict=True):
                 plain |= plain_costs(arch, dataset)

@@ -1,17 +1,39 @@
-"""The tfnas benchmark database (DuckDB through SQLAlchemy): schema, importers, shard loading.
+"""The tfnas benchmark database (DuckDB): schema, importers, shard loading, reading back.
+
+- :mod:`db.connection`: opening the file (paths taken literally; one-line errors).
+- :mod:`db.schema`: tables and views, defined once (SQLAlchemy Core).
+- :mod:`db.benchmark`: NATS-Bench accuracies (official files, a table, or the embedded one).
+- :mod:`db.shards`: the shard file contract (task identity + checksum).
+- :mod:`db.load`: verified shards into ``proxy_scores``.
+- :mod:`db.read`: reading scores back for the reports (plain DuckDB, fast to import).
+- :mod:`db.bundle`: the scores shipped with tfnas, into a database (``tfnas db init``).
 
 Typical use::
 
-    engine = db.connect("tfnas.duckdb")
-    db.create_schema(engine)
-    db.import_benchmark(engine, "../shared/data/nats_tss_accuracy.csv")
-    db.load_shards(engine, sorted(Path("out/shards").glob("*.parquet")))
-    frame = db.read_arch_scores("tfnas.duckdb", "cifar10")
+    with db.writing("tfnas.duckdb") as engine:
+        db.create_schema(engine)
+        db.import_benchmark(engine)                    # the embedded NATS-Bench table
+    scores = db.read_scores("tfnas.duckdb").frames     # dataset -> DataFrame
+
+Submodules are imported on first use, so ``import db`` costs nothing.
 """
 
-from db.benchmark import import_benchmark
-from db.connection import connect
-from db.load import load_shards, read_arch_scores
-from db.schema import create_schema
+from __future__ import annotations
 
-__all__ = ["connect", "create_schema", "import_benchmark", "load_shards", "read_arch_scores"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "writing": "db.connection", "open_read_only": "db.connection",
+    "DatabaseError": "db.connection", "create_schema": "db.schema",
+    "import_benchmark": "db.benchmark", "load_shards": "db.load", "read_scores": "db.read",
+    "read_arch_scores": "db.read", "init_database": "db.bundle",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'db' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

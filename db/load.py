@@ -1,134 +1,102 @@
-"""Loading the pipeline's Parquet shards into ``proxy_scores``, and reading ``arch_scores`` back.
+"""Loading the pipeline's shard files into ``proxy_scores``.
 
-Workers never write the database (DuckDB has one writer): each writes shard files, and
-:func:`load_shards` loads them in one transaction with DuckDB's ``read_parquet``. Loading is
-idempotent and order-independent: a row whose key (arch, dataset, proxy, seed, batch size,
-data fingerprint, augment) is already stored is kept or replaced by whichever of the two has
-the later ``created_at``.
+Workers never write the database (DuckDB has one writer): each writes shard files
+(:mod:`db.shards`), and :func:`load_shards` loads them in one transaction. Every file is
+verified first — readable, its checksum, its rows exactly its task's, and the task the caller
+expects — and nothing is loaded if any file fails. Loading is idempotent and order-independent:
+a row whose key (arch, dataset, proxy, seed, batch size, data fingerprint, augment) is already
+stored is kept or replaced by whichever of the two has the later ``created_at``. The proxies'
+metadata (what each number is) is written beside them, so the database describes itself.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from db.connection import connect
-from db.schema import DATASETS, ensure_schema, proxy_scores
-from tfnas.space import NUM_ARCHS
+from db.schema import ensure_schema, proxy_scores, register_proxies
+from db.shards import SHARD_SCHEMA, ShardError, ShardTask, read_shard
 
-#: The shard contract (COMMON.md): columns and Arrow types, exactly.
-SHARD_SCHEMA = pa.schema([
-    ("arch_code", pa.int64()), ("dataset", pa.string()), ("proxy", pa.string()),
-    ("seed", pa.int64()), ("batch_size", pa.int64()), ("data_fingerprint", pa.string()),
-    ("augment", pa.bool_()), ("score", pa.float64()), ("seconds", pa.float64()),
-    ("device", pa.string()), ("tfnas_version", pa.string()),
-    ("created_at", pa.timestamp("us", tz="UTC")),
-])
 KEY = [c.name for c in proxy_scores.primary_key.columns]
 _VALUES = [name for name in SHARD_SCHEMA.names if name not in KEY]
 
 
-def write_shard(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``frame`` as a shard file with exactly :data:`SHARD_SCHEMA`, atomically."""
-    path = Path(path)
-    table = pa.Table.from_pandas(frame[SHARD_SCHEMA.names], schema=SHARD_SCHEMA,
-                                 preserve_index=False)
-    partial = path.with_name(path.name + ".partial")
-    pq.write_table(table, partial)
-    os.replace(partial, path)
-    return path
+def load_shards(engine: Engine, shards: Sequence[str | os.PathLike] |
+                Mapping[str | os.PathLike, ShardTask | None],
+                proxies: Sequence[dict] = (), published: Sequence[dict] = ()) -> int:
+    """Load shard files into ``proxy_scores`` in one transaction; return the new rows.
 
-
-def _one_line(err: BaseException) -> str:
-    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-
-
-def check_shard(path: Path) -> None:
-    """Raise a one-line ``ValueError`` unless ``path`` is a Parquet file with the shard columns."""
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as err:
-        raise ValueError(f"shard {path} is not a readable Parquet file ({_one_line(err)}); "
-                         "delete it and re-run the task that wrote it") from None
-    if sorted(schema.names) != sorted(SHARD_SCHEMA.names):
-        raise ValueError(f"shard {path} has columns {', '.join(schema.names)}; expected exactly "
-                         f"{', '.join(SHARD_SCHEMA.names)}")
-    for field in SHARD_SCHEMA:
-        actual = schema.field(field.name).type
-        if actual != field.type and not (field.type == pa.string() and actual == pa.large_string()):
-            raise ValueError(f"shard {path}: column {field.name} is {actual}, expected "
-                             f"{field.type}")
-
-
-def _check_values(conn: sa.Connection, files: list[str]) -> None:
-    nulls = " OR ".join(f"{name} IS NULL" for name in SHARD_SCHEMA.names)
-    bad = conn.execute(sa.text(
-        f"SELECT filename, arch_code, dataset, proxy, score FROM read_parquet(:files, "
-        f"filename = true, union_by_name = true) WHERE {nulls} OR arch_code NOT BETWEEN 0 "
-        f"AND {NUM_ARCHS - 1} OR dataset NOT IN ({', '.join(map(repr, DATASETS))}) "
-        "OR isnan(score) LIMIT 1"), {"files": files}).all()
-    if bad:
-        bad = bad[0]
-        raise ValueError(f"shard {bad.filename} has an invalid row (arch_code={bad.arch_code}, "
-                         f"dataset={bad.dataset}, proxy={bad.proxy}, score={bad.score}): needs "
-                         f"arch_code 0..{NUM_ARCHS - 1}, dataset in {', '.join(DATASETS)}, no "
-                         "NULLs and no NaN score; delete it and re-run the task that wrote it")
-
-
-def load_shards(engine: Engine, paths: Iterable[str | os.PathLike]) -> int:
-    """Load shard files into ``proxy_scores`` in one transaction; return the number of new rows.
-
-    Every file is validated first (columns and types of the shard contract, values); nothing
-    is loaded if any file is bad. Re-loading a shard adds nothing.
+    ``shards``: paths, or path → the :class:`~db.shards.ShardTask` the file must hold.
+    ``proxies`` / ``published``: rows of the ``proxies`` and ``published`` tables (from
+    :meth:`tfnas.proxies.Proxy.metadata`); every proxy in the shards must be described, here
+    or by an earlier load. Raises :class:`~db.shards.ShardError` naming a bad file.
     """
-    files = [Path(p) for p in paths]
-    for path in files:
-        if not path.is_file():
-            raise FileNotFoundError(f"shard {path} does not exist")
-        check_shard(path)
-    if not files:
+    expected = dict(shards) if isinstance(shards, Mapping) else dict.fromkeys(shards)
+    try:
+        tables = [read_shard(path, task) for path, task in expected.items()]
+    except ShardError as err:
+        raise ShardError(f"{err}; nothing was loaded: delete the file and re-run the task that "
+                         "wrote it") from None
+    if not tables:
         return 0
-    names = [str(p) for p in files]
+    rows = pa.concat_tables(tables)
+    described = {row["proxy"] for row in proxies}
     update = ", ".join(f"{name} = excluded.{name}" for name in _VALUES)
     with engine.begin() as conn:
         ensure_schema(conn)
-        _check_values(conn, names)
-        count = sa.select(sa.func.count()).select_from(proxy_scores)
-        before = conn.execute(count).scalar_one()
-        conn.execute(sa.text(
-            f"INSERT INTO proxy_scores BY NAME SELECT * FROM ("
-            f"  SELECT * FROM read_parquet(:files, union_by_name = true)"
-            f"  QUALIFY row_number() OVER (PARTITION BY {', '.join(KEY)}"
-            f"                             ORDER BY created_at DESC) = 1) "
-            f"ON CONFLICT DO UPDATE SET {update} "
-            f"WHERE excluded.created_at > proxy_scores.created_at"), {"files": names})
-        return conn.execute(count).scalar_one() - before
+        register_proxies(conn, list(proxies), list(published))
+        known = {r[0] for r in conn.exec_driver_sql("SELECT proxy FROM proxies").all()}
+        unknown = sorted(set(rows.column("proxy").to_pylist()) - known - described)
+        if unknown:
+            raise ShardError(f"shards hold scores of {', '.join(unknown)}, which the database "
+                             "does not describe; pass their metadata (tfnas.proxies registry)")
+        duck = conn.connection.driver_connection
+        duck.register("_shard_rows", rows)
+        try:
+            count = sa.select(sa.func.count()).select_from(proxy_scores)
+            before = conn.execute(count).scalar_one()
+            conn.exec_driver_sql(
+                f"INSERT INTO proxy_scores BY NAME SELECT * FROM ("
+                f"  SELECT * FROM _shard_rows"
+                f"  QUALIFY row_number() OVER (PARTITION BY {', '.join(KEY)}"
+                f"                             ORDER BY created_at DESC) = 1) "
+                f"ON CONFLICT DO UPDATE SET {update} "
+                f"WHERE excluded.created_at > proxy_scores.created_at")
+            return conn.execute(count).scalar_one() - before
+        finally:
+            duck.unregister("_shard_rows")
 
 
-def read_arch_scores(path: str | os.PathLike, dataset: str) -> pd.DataFrame:
-    """The ``arch_scores`` view for ``dataset``, one row per architecture, ordered by arch_code."""
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
-    engine = connect(path, read_only=True)
+def stored_rows(path: str | os.PathLike, tasks: Sequence[ShardTask]) -> int:
+    """How many of the rows of ``tasks`` the database at ``path`` holds (0 when the file is
+    missing or unreadable): a run is loaded only when this equals its row count."""
+    import duckdb
+
+    from db.connection import DatabaseError, open_read_only
+
+    wanted = [(task.dataset, code, proxy, task.seed, task.batch_size, task.data_fingerprint,
+               task.augment) for task in tasks for code in task.arch_codes
+              for proxy in task.proxies]
+    if not wanted or not Path(path).is_file():
+        return 0
     try:
-        with engine.connect() as conn:
-            duck = conn.connection.driver_connection
-            if not duck.execute("SELECT count(*) FROM duckdb_views() "
-                                "WHERE view_name = 'arch_scores'").fetchone()[0]:
-                raise ValueError(f"{path} has no arch_scores view: not a tfnas database "
-                                 "(create one with db.create_schema)")
-            frame = duck.execute("SELECT * FROM arch_scores WHERE dataset = ? ORDER BY arch_code",
-                                 [dataset]).df()
+        conn = open_read_only(path)
+    except DatabaseError:
+        return 0
+    try:
+        columns = ["dataset", "arch_code", "proxy", "seed", "batch_size", "data_fingerprint",
+                   "augment"]
+        frame = pa.table(dict(zip(columns, map(list, zip(*wanted, strict=True)), strict=True)))
+        conn.register("_wanted", frame)
+        return conn.execute(
+            f"SELECT count(*) FROM proxy_scores JOIN _wanted USING ({', '.join(columns)})"
+        ).fetchone()[0]
+    except duckdb.Error:  # not a tfnas database (e.g. empty): nothing of the run is stored
+        return 0
     finally:
-        engine.dispose()
-    if frame.empty:
-        raise ValueError(f"{path} has no proxy scores for {dataset} yet; run `luigi --module "
-                         f"pipeline ScoreAll --dataset {dataset}`")
-    return frame
+        conn.close()

@@ -11,9 +11,14 @@ Conventions, stated once and repeated in every column comment (``duckdb_columns(
   ``ImageNet16-120`` (trained on train; "valid" and "test" are NATS-Bench's ``x-valid`` and
   ``x-test`` halves of the original test set). Every accuracy row names its run, schedule
   (``epochs`` 12 or 200) and split.
-- Every proxy score is "higher is better": ``naswot`` = log|det K| (Mellor et al. 2021),
-  ``synflow`` = ln Σ θ⊙∂R/∂θ (Tanaka et al. 2020), ``params`` = parameter count, ``flops`` =
-  millions of MACs. −inf is allowed (singular NASWOT kernel, zero synaptic flow); NaN never.
+- Every proxy score is "higher is better"; −inf is allowed (e.g. a singular NASWOT kernel),
+  NaN never. What each proxy's number is, its paper and settings are rows of ``proxies``
+  (written from the proxy registry, :mod:`tfnas.proxies`, whenever its scores are loaded), and
+  the correlations papers report for it are rows of ``published``.
+- Scores are long (``proxy_scores``: one row per arch, dataset, proxy and configuration). The
+  view ``scores`` shows every configuration beside the accuracies; ``default_scores`` keeps the
+  default configuration (:data:`tfnas.config.DEFAULT`: seed 0, batch 128, no augmentation);
+  ``arch_scores`` is that one pivoted, a column per proxy of ``proxies`` (generated).
 """
 
 from __future__ import annotations
@@ -23,7 +28,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from db.connection import insert_frame
+from db.sql import (
+    ACCURACY_COMMENTS,
+    ACCURACY_VIEW_SQL,
+    DEFAULT_SCORES_SQL,
+    HIGHER_IS_BETTER,
+    SCORES_VIEW_SQL,
+    VIEW_COLUMN_COMMENTS,
+    VIEW_COMMENTS,
+    identifier,
+    quote,
+)
+from tfnas.config import DEFAULT
 from tfnas.datasets import DATASETS as _DATASET_SPECS
+from tfnas.isomorphism import canonical_forms
 from tfnas.space import EDGES, NUM_ARCHS, OPS, all_archs
 
 DATASETS: tuple[str, ...] = tuple(_DATASET_SPECS)
@@ -33,11 +51,7 @@ SPLITS: tuple[str, ...] = ("train", "valid", "test")
 EPOCHS: tuple[int, ...] = (12, 200)
 EDGE_COLUMNS: tuple[str, ...] = tuple(f"edge_{target}_{source}" for target, source in EDGES)
 
-HIGHER_IS_BETTER = (
-    "higher is better for every proxy: naswot = log|det K| (Mellor et al. 2021), synflow = "
-    "ln(synaptic flow) (Tanaka et al. 2020), params = parameter count, flops = millions of "
-    "MACs; -inf allowed (singular NASWOT kernel, zero synaptic flow), never NaN"
-)
+
 
 
 def _in(column: str, values: tuple) -> str:
@@ -69,6 +83,12 @@ architectures = sa.Table(
                 comment=f"operation on the cell edge from node {source} to node {target}")
       for name, (target, source) in zip(EDGE_COLUMNS, EDGES, strict=True)),
     sa.CheckConstraint(f"arch_code BETWEEN 0 AND {NUM_ARCHS - 1}", name="arch_code_range"),
+    sa.Column("canonical_form", sa.String, nullable=False,
+              comment="the cell's function as an expression (tfnas.isomorphism): equal for "
+                      "isomorphic cells, NAS-Bench-201's to_unique_str(consider_zero=True)"),
+    sa.Column("iso_class", sa.Integer, nullable=False,
+              comment="equivalence class of isomorphic cells (6,466 classes): the smallest "
+                      "arch_code of the class"),
     *(sa.CheckConstraint(_in(name, OPS), name=f"{name}_op") for name in EDGE_COLUMNS),
     comment="the 15,625 cells of the NATS-Bench topology search space (= NAS-Bench-201)",
 )
@@ -137,9 +157,9 @@ proxy_scores = sa.Table(
     _arch_code("architecture (architectures.arch_code)", primary_key=True),
     _dataset("dataset the proxy was computed for: cifar10, cifar100 or ImageNet16-120"),
     sa.Column("proxy", sa.String, primary_key=True,
-              comment="proxy name: naswot, synflow, params or flops"),
+              comment="proxy name (proxies.proxy)"),
     sa.Column("seed", sa.BigInteger, primary_key=True, autoincrement=False,
-              comment="seed of the network initialisation and of the image batch"),
+              comment="seed of the network initialisation and of the image batch (0..2^31-1)"),
     sa.Column("batch_size", sa.BigInteger, primary_key=True, autoincrement=False,
               comment="images in the proxy batch (carried by data-free proxies too)"),
     sa.Column("data_fingerprint", sa.String, primary_key=True,
@@ -155,7 +175,8 @@ proxy_scores = sa.Table(
     sa.Column("tfnas_version", sa.String, nullable=False,
               comment="tfnas version that computed it"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-              comment="when it was computed (UTC); the latest wins in arch_scores and on re-load"),
+              comment="when it was computed (UTC); the latest wins in default_scores and on "
+                      "re-load"),
     sa.CheckConstraint(f"arch_code BETWEEN 0 AND {NUM_ARCHS - 1}", name="scores_arch_code"),
     sa.CheckConstraint(_in("dataset", DATASETS), name="scores_dataset"),
     sa.CheckConstraint("NOT isnan(score)", name="scores_not_nan"),
@@ -163,114 +184,131 @@ proxy_scores = sa.Table(
             + HIGHER_IS_BETTER,
 )
 
-#: One row per (dataset, arch) with a default-configuration score (seed 0, batch 128, no
-#: augmentation); among several qualifying rows of a proxy (other data fingerprints) the latest
-#: ``created_at`` wins. Accuracies: test from run = dataset ("cifar10" for CIFAR-10, trained on
-#: train+valid), valid from "cifar10-valid" for CIFAR-10 and from run = dataset otherwise.
-ARCH_SCORES_SQL = """
+proxies = sa.Table(
+    "proxies", metadata,
+    sa.Column("proxy", sa.String, primary_key=True, comment="proxy name"),
+    sa.Column("citation", sa.String, nullable=False, comment="paper and reference code"),
+    sa.Column("reads", sa.String, nullable=False,
+              comment="what it reads besides the architecture: images, labels"),
+    sa.Column("convention", sa.String, nullable=False,
+              comment="what the stored number is; higher is better; when it is -inf"),
+    sa.Column("settings", sa.String, nullable=False,
+              comment="batch, input, BN mode, initialisation, dtype, aggregation"),
+    sa.Column("negated", sa.Boolean, nullable=False,
+              comment="true where the paper's score is lower-is-better and is stored negated"),
+    comment="the proxies whose scores are stored (from tfnas's proxy registry)",
+)
+
+published = sa.Table(
+    "published", metadata,
+    sa.Column("proxy", sa.String, primary_key=True, comment="proxy name (proxies.proxy)"),
+    sa.Column("statistic", sa.String, primary_key=True,
+              comment="spearman, kendall or pearson"),
+    _dataset("dataset the value was measured on"),
+    sa.Column("source", sa.String, primary_key=True, comment="where it was published"),
+    sa.Column("accuracy", sa.String, nullable=False,
+              comment="the accuracy it was measured against, as an arch_scores column "
+                      "(test_acc_200ep, valid_acc_12ep, ...)"),
+    sa.Column("value", sa.Double, nullable=False, comment="the published value"),
+    comment="correlations of proxies with accuracy as papers report them",
+)
+
+benchmarks = sa.Table(
+    "benchmarks", metadata,
+    sa.Column("source", sa.String, primary_key=True,
+              comment="the accuracies.source of the import"),
+    sa.Column("digest", sa.String, nullable=False,
+              comment="sha256 of what was read (the table file, or the official directory's "
+                      "meta file and file list)"),
+    sa.Column("accuracy_rows", sa.BigInteger, nullable=False,
+              comment="accuracy rows the import wrote"),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False,
+              comment="when it was imported (UTC)"),
+    comment="benchmark imports: proof that accuracies of a source are complete",
+)
+
+def arch_scores_sql(proxy_names: list[str]) -> str:
+    """The wide ``arch_scores`` view: one row per (dataset, arch) of the default
+    configuration, a score and a seconds column per proxy (generated from ``proxies``)."""
+    columns = [f"any_value(score) FILTER (proxy = {quote(p)}) AS {identifier(p)}"
+               for p in proxy_names]
+    columns += [f"any_value(seconds) FILTER (proxy = {quote(p)}) AS "
+                f"{identifier(p + '_seconds')}" for p in proxy_names]
+    selected = "".join(f",\n    {column}" for column in columns)
+    return f"""
 CREATE OR REPLACE VIEW arch_scores AS
-WITH latest AS (
-    SELECT dataset, arch_code, proxy, score, seconds
-    FROM proxy_scores
-    WHERE seed = 0 AND batch_size = 128 AND NOT augment
-    QUALIFY row_number() OVER (PARTITION BY dataset, arch_code, proxy
-                               ORDER BY created_at DESC, data_fingerprint) = 1
-), scores AS (
-    SELECT dataset, arch_code,
-        any_value(score) FILTER (proxy = 'naswot') AS naswot,
-        any_value(score) FILTER (proxy = 'synflow') AS synflow,
-        any_value(score) FILTER (proxy = 'params') AS params,
-        any_value(score) FILTER (proxy = 'flops') AS flops,
-        any_value(seconds) FILTER (proxy = 'naswot') AS naswot_seconds,
-        any_value(seconds) FILTER (proxy = 'synflow') AS synflow_seconds,
-        any_value(seconds) FILTER (proxy = 'params') AS params_seconds,
-        any_value(seconds) FILTER (proxy = 'flops') AS flops_seconds
-    FROM latest
-    GROUP BY dataset, arch_code
-), runs AS (
-    SELECT *, training_run = dataset AS test_run,
-        training_run = CASE dataset WHEN 'cifar10' THEN 'cifar10-valid' ELSE dataset END
-            AS valid_run
-    FROM accuracies
-), accuracy AS (
-    SELECT dataset, arch_code,
-        any_value(accuracy_pct) FILTER (test_run AND split = 'test' AND epochs = 12)
-            AS test_acc_12ep,
-        any_value(accuracy_pct) FILTER (test_run AND split = 'test' AND epochs = 200)
-            AS test_acc_200ep,
-        any_value(accuracy_pct) FILTER (valid_run AND split = 'valid' AND epochs = 12)
-            AS valid_acc_12ep,
-        any_value(accuracy_pct) FILTER (valid_run AND split = 'valid' AND epochs = 200)
-            AS valid_acc_200ep
-    FROM runs
-    GROUP BY dataset, arch_code
-)
-SELECT s.dataset, s.arch_code, a.arch_index, a.arch_str,
-    s.naswot, s.synflow, s.params, s.flops,
-    s.naswot_seconds, s.synflow_seconds, s.params_seconds, s.flops_seconds,
-    acc.test_acc_12ep, acc.test_acc_200ep, acc.valid_acc_12ep, acc.valid_acc_200ep
-FROM scores s
-JOIN architectures a USING (arch_code)
-LEFT JOIN accuracy acc USING (dataset, arch_code)
+SELECT dataset, arch_code, any_value(arch_index) AS arch_index,
+    any_value(arch_str) AS arch_str, any_value(iso_class) AS iso_class{selected},
+    any_value(test_acc_12ep) AS test_acc_12ep, any_value(test_acc_200ep) AS test_acc_200ep,
+    any_value(valid_acc_12ep) AS valid_acc_12ep, any_value(valid_acc_200ep) AS valid_acc_200ep
+FROM default_scores
+GROUP BY dataset, arch_code
 """
-
-ARCH_SCORES_COMMENT = (
-    "proxy scores of the default configuration (seed 0, batch 128, no augmentation; latest "
-    "created_at wins) beside NATS-Bench accuracies, one row per (dataset, arch); "
-    + HIGHER_IS_BETTER
-)
-ARCH_SCORES_COMMENTS: dict[str, str] = {
-    "dataset": "cifar10, cifar100 or ImageNet16-120",
-    "arch_code": "tfnas architecture id (architectures.arch_code)",
-    "arch_index": "NATS-Bench index; NULL until a benchmark is imported",
-    "arch_str": "NATS-Bench architecture string",
-    "naswot": "NASWOT log|det K|, 128-image batch, seed 0; higher is better, -inf = singular K",
-    "synflow": "Synflow ln(synaptic flow), seed 0; higher is better, -inf = zero flow",
-    "params": "parameter count (baseline proxy); higher is better",
-    "flops": "millions of MACs per image (baseline proxy); higher is better",
-    "naswot_seconds": ("wall seconds NASWOT took for this arch, weights included "
-                      "(GPU: pass time / archs per pass)"),
-    "synflow_seconds": ("wall seconds Synflow took for this arch, weights included "
-                      "(GPU: pass time / archs per pass)"),
-    "params_seconds": "wall seconds the params proxy took for this arch",
-    "flops_seconds": "wall seconds the flops proxy took for this arch",
-    "test_acc_12ep": "NATS-Bench test accuracy (%) after 12 epochs; CIFAR-10 from run cifar10 "
-                     "(trained on train+valid); NULL where unknown",
-    "test_acc_200ep": "NATS-Bench test accuracy (%) after 200 epochs; CIFAR-10 from run cifar10 "
-                      "(trained on train+valid); NULL where unknown",
-    "valid_acc_12ep": "NATS-Bench validation accuracy (%) after 12 epochs; CIFAR-10 from run "
-                      "cifar10-valid (trained on train only); NULL where unknown",
-    "valid_acc_200ep": "NATS-Bench validation accuracy (%) after 200 epochs; CIFAR-10 from run "
-                       "cifar10-valid (trained on train only); NULL where unknown",
-}
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _architecture_frame() -> pd.DataFrame:
     archs = list(all_archs())
+    forms = canonical_forms(archs)
     frame = pd.DataFrame({"arch_code": [a.code for a in archs],
-                          "arch_str": [str(a) for a in archs]})
+                          "arch_str": [str(a) for a in archs],
+                          "canonical_form": [forms[a] for a in archs]})
+    frame["iso_class"] = frame.groupby("canonical_form")["arch_code"].transform("min")
     for k, name in enumerate(EDGE_COLUMNS):
         frame[name] = [a.ops[k] for a in archs]
     return frame
 
 
+def refresh_views(conn: Connection) -> None:
+    """(Re)create the views; ``arch_scores`` gets a column per row of ``proxies``."""
+    for sql in (ACCURACY_VIEW_SQL, SCORES_VIEW_SQL, DEFAULT_SCORES_SQL):
+        conn.exec_driver_sql(sql)
+    names = [row[0] for row in conn.exec_driver_sql(
+        "SELECT proxy FROM proxies ORDER BY proxy").all()]
+    conn.exec_driver_sql(arch_scores_sql(names))
+    comments = VIEW_COMMENTS | {
+        "arch_scores": f"the scores of the default configuration ({DEFAULT.describe()}), one "
+                       "row per (dataset, arch), a column per proxy, beside the accuracies; "
+                       + HIGHER_IS_BETTER}
+    for view, comment in comments.items():
+        conn.exec_driver_sql(f"COMMENT ON VIEW {view} IS {quote(comment)}")
+    conventions = dict(conn.exec_driver_sql("SELECT proxy, convention FROM proxies").all())
+    for name in names:
+        conn.exec_driver_sql(f"COMMENT ON COLUMN arch_scores.{identifier(name)} IS "
+                             f"{quote(conventions[name])}")
+        conn.exec_driver_sql(f"COMMENT ON COLUMN arch_scores.{identifier(name + '_seconds')} "
+                             f"IS {quote(f'wall seconds {name} took for this arch')}")
+    described = ACCURACY_COMMENTS | VIEW_COLUMN_COMMENTS
+    view_columns = conn.exec_driver_sql(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal AND "
+        "table_name IN ('arch_accuracies', 'scores', 'default_scores', 'arch_scores')").all()
+    for view, column in view_columns:
+        if column in described:
+            conn.exec_driver_sql(f"COMMENT ON COLUMN {view}.{identifier(column)} IS "
+                                 f"{quote(described[column])}")
+
+
 def ensure_schema(conn: Connection) -> None:
     """Create what is missing of the schema inside ``conn``'s transaction (idempotent)."""
     metadata.create_all(conn)
-    conn.exec_driver_sql(ARCH_SCORES_SQL)
-    conn.exec_driver_sql(f"COMMENT ON VIEW arch_scores IS {_quote(ARCH_SCORES_COMMENT)}")
-    for column, comment in ARCH_SCORES_COMMENTS.items():
-        conn.exec_driver_sql(f"COMMENT ON COLUMN arch_scores.{column} IS {_quote(comment)}")
     stored = conn.execute(sa.select(sa.func.count()).select_from(architectures))
     if stored.scalar_one() < NUM_ARCHS:
         insert_frame(conn, "architectures", _architecture_frame(), "INSERT OR IGNORE")
+    refresh_views(conn)
+
+
+def register_proxies(conn: Connection, rows: list[dict], published_rows: list[dict]) -> None:
+    """Write proxy metadata (:meth:`tfnas.proxies.Proxy.metadata`) and published values, then
+    regenerate the views; inside ``conn``'s transaction."""
+    if rows:
+        insert_frame(conn, "proxies", pd.DataFrame(rows))
+    if published_rows:
+        names = sorted({row["proxy"] for row in rows})
+        conn.execute(sa.delete(published).where(published.c.proxy.in_(names)))
+        insert_frame(conn, "published", pd.DataFrame(published_rows))
+    refresh_views(conn)
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the tables, the ``arch_scores`` view and the 15,625 architectures (idempotent)."""
+    """Create the tables, the views and the 15,625 architectures (idempotent)."""
     with engine.begin() as conn:
         ensure_schema(conn)

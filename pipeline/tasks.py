@@ -6,105 +6,144 @@
 Outputs live beside the database (``--db``, default ``out/tfnas.duckdb``)::
 
     out/tfnas.duckdb
-    out/shards/<dataset>/<config>/shard-0007-of-0032.parquet   one row per (arch, proxy)
-    out/done/ImportBenchmark_….txt, out/done/ScoreAll_….txt    markers (with a summary)
+    out/shards/<dataset>/<run>/shard-0007-of-0032.parquet    one row per (arch, proxy)
+    out/summaries/<dataset>-<run>.txt                         what ScoreAll loaded
 
-``<config>`` is a hash of everything that changes a shard's rows (proxies, seed,
-batch size, data path, the architecture list), never of ``--device`` or ``--threads``:
-those are ``significant=False``, so switching to a GPU reuses every finished shard.
+Identity comes from content: a shard's task is (dataset, proxies, seed, batch size,
+augmentation, the fingerprint of the images actually read, the exact architectures), and
+``<run>`` is a hash of it — never the data path as typed, ``--device`` or ``--threads``
+(switching to a GPU reuses every finished shard). A shard is complete only when its file
+proves it holds exactly its task's rows (:mod:`db.shards`); ``ImportBenchmark`` and
+``ScoreAll`` are complete only when the database really holds their rows.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
 import duckdb
 import luigi
-import pyarrow.parquet as pq
-import torch
+import pandas as pd
 
 import db
-from db.benchmark import default_benchmark_dir
-from pipeline.parameters import ProxyListParameter, SeedListParameter
-from pipeline.shards import (
-    NO_DATA,
-    archs_digest,
-    resolve_device,
-    score_shard,
-    select_archs,
-    shard_is_complete,
+from db.benchmark import check_source, default_source, is_imported, source_label
+from db.load import stored_rows
+from db.shards import ShardError, ShardTask, read_shard, shard_tasks, write_shard
+from pipeline.parameters import (
+    LIMIT,
+    CommaList,
+    Integer,
+    OptionalInteger,
+    OptionalText,
+    Text,
+    in_range,
+    known_dataset,
+    proxy_list,
+    refuse_empty_flags,
+    seed_list,
 )
-from tfnas.datasets import DATASETS, dataset_spec, default_data_root, load_images, sample_batch
-from tfnas.scoring import DATA_PROXIES, PROXIES
+from pipeline.shards import check_writable, resolve_device, score_shard, select_archs
+from tfnas import proxies
+from tfnas.config import DEFAULT, NO_DATA, SEED_MAX, STUDY_PROXIES, ScoringConfig
+from tfnas.datasets import (
+    check_labels,
+    choose_images,
+    dataset_spec,
+    default_data_root,
+    load_images,
+    sample_batch,
+)
+from tfnas.proxies import IMAGES, LABELS, ScoringRun
 
 
 class _Out(luigi.Task):
-    """``--db``: the DuckDB file; shards and markers go in its folder."""
+    """``--db``: the DuckDB file; shards and summaries go in its folder."""
 
-    db = luigi.Parameter(default="out/tfnas.duckdb", description="DuckDB file (created)")
+    db = Text(flag="--db", default="out/tfnas.duckdb", description="DuckDB file (created)")
+
+    def __init__(self, *args, **kwargs) -> None:
+        refuse_empty_flags(type(self))
+        super().__init__(*args, **kwargs)
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.db).expanduser()
 
     @property
     def out_dir(self) -> Path:
-        return Path(self.db).expanduser().parent
+        return self.db_path.parent
 
-    def marker(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(self.out_dir / "done" / f"{self.task_id}.txt")
 
-    def complete(self) -> bool:
-        # A marker outlives a deleted database; then the work is redone.
-        return self.output().exists() and Path(self.db).expanduser().exists()
+class _Stored(luigi.Target):
+    """Exists when ``proof()`` holds: the database itself, not a marker, says the work is in."""
+
+    def __init__(self, proof) -> None:
+        self.proof = proof
+
+    def exists(self) -> bool:
+        return self.proof()
 
 
 class ImportBenchmark(_Out):
-    """NATS-Bench accuracies into the database, once per (database, source)."""
+    """NATS-Bench accuracies (and costs) into the database, once per (database, source)."""
 
-    benchmark = luigi.OptionalParameter(
-        default=None, description="official NATS-Bench TSS dir or CSV/Parquet table "
-                                  "(default $TORCH_HOME/NATS-tss-v1_0-3ffb9-simple)")
+    benchmark = OptionalText(
+        flag="--benchmark", default=None,
+        description="official NATS-Bench TSS dir or CSV/Parquet accuracy table (default: "
+                    "$TORCH_HOME/NATS-tss-v1_0-3ffb9-simple if present, else the table "
+                    "embedded in tfnas)")
 
     def source(self) -> Path:
-        if self.benchmark:
-            return Path(self.benchmark).expanduser()
-        return default_benchmark_dir()
+        return Path(self.benchmark).expanduser() if self.benchmark else default_source()
 
-    def output(self) -> luigi.LocalTarget:
-        return self.marker()
+    def output(self) -> luigi.Target:
+        return _Stored(lambda: is_imported(self.db_path, self.source()))
 
     def run(self) -> None:
-        engine = db.connect(self.db)
-        try:
+        from tfnas.costs import cost_rows
+
+        costs = pd.DataFrame(cost_rows(), columns=["arch_code", "dataset", "source", "params",
+                                                   "flops_m"])
+        with db.writing(self.db_path) as engine:
             db.create_schema(engine)
-            rows = db.import_benchmark(engine, self.source())
-        finally:
-            engine.dispose()
-        with self.output().open("w") as f:
-            f.write(f"imported {self.source()} ({rows})\n")
+            rows = db.import_benchmark(engine, self.source(), costs)
+        print(f"benchmark: {rows} accuracy rows from {source_label(self.source())} "
+              f"({self.source()})")
 
 
 class _Run(_Out):
     """What a scoring run computes; shared by :class:`ScoreShard` and :class:`ScoreAll`."""
 
-    dataset = luigi.Parameter(description=f"dataset: {', '.join(DATASETS)}")
-    proxies = ProxyListParameter(default=PROXIES,
-                                 description=f"comma list from {','.join(PROXIES)} (default all)")
-    batch_size = luigi.IntParameter(default=128, description="images in the proxy batch")
-    data = luigi.OptionalParameter(
-        default=None, description="dataset root or .npz (default $TORCH_HOME/cifar.python)")
-    limit = luigi.OptionalIntParameter(
-        default=None, description="score a seeded random sample of N archs (default all 15,625)")
-    archs_file = luigi.OptionalParameter(default=None,
-                                         description="file with one arch string per line")
-    shards = luigi.IntParameter(default=32, description="split the archs into this many shards")
-    device = luigi.Parameter(default="auto", significant=False,
-                             description="auto (cuda if available), cpu, cuda, cuda:1, …")
-    threads = luigi.IntParameter(default=0, significant=False,
-                                 description="torch threads per worker (0: cores / workers)")
+    dataset = Text(flag="--dataset", check=known_dataset,
+                   description="cifar10, cifar100 or ImageNet16-120")
+    proxies = CommaList(flag="--proxies", check=proxy_list, default=STUDY_PROXIES,
+                        description="comma list of registered proxies (default: the study's "
+                                    f"{','.join(STUDY_PROXIES)})")
+    batch_size = Integer(flag="--batch-size", check=in_range(1), default=DEFAULT.batch_size,
+                         description="images in the proxy batch")
+    augment = luigi.BoolParameter(default=DEFAULT.augment,
+                                  description="draw the batch with NATS-Bench's augmentation")
+    limit = OptionalInteger(flag="--limit", check=LIMIT, default=None,
+                            description="score a seeded random sample of N archs (default all)")
+    archs_file = OptionalText(flag="--archs-file", default=None,
+                              description="file with one arch string per line")
+    shards = Integer(flag="--shards", check=in_range(1), default=32,
+                     description="split the archs into this many shards")
+    data = OptionalText(flag="--data", default=None, significant=False,
+                        description="dataset root or .npz (default $TORCH_HOME/cifar.python); "
+                                    "the images' fingerprint, not the path, identifies a run")
+    device = Text(flag="--device", default="auto", significant=False,
+                  description="auto (cuda if available), cpu, cuda, cuda:1, …")
+    threads = Integer(flag="--threads", check=in_range(0), default=0, significant=False,
+                      description="torch threads per worker (0: cores / workers)")
 
-    def reads_data(self) -> bool:
-        return bool(DATA_PROXIES.intersection(self.proxies))
+    @property
+    def spec(self):
+        return dataset_spec(self.dataset)
+
+    def reads(self) -> set[str]:
+        return set().union(*(proxies.get(name).reads for name in self.proxies))
 
     def data_path(self) -> Path:
         return Path(self.data).expanduser() if self.data else default_data_root()
@@ -115,50 +154,67 @@ class _Run(_Out):
         return self._codes
 
     def num_shards(self) -> int:
-        if self.shards < 1:
-            raise ValueError(f"--shards must be at least 1, got {self.shards}")
         return min(self.shards, len(self.arch_codes()))
+
+    def config(self, seed: int) -> ScoringConfig:
+        return ScoringConfig(seed, self.batch_size, self.augment)
 
 
 class ScoreShard(_Run):
-    """Shard ``shard`` of ``num_shards()``: codes ``[shard::n]`` scored with one seed."""
+    """Shard ``shard`` of ``num_shards()``: codes ``[shard::n]`` scored with one seed, on the
+    images whose fingerprint is ``fingerprint`` (``none`` when no proxy reads images)."""
 
-    seed = luigi.IntParameter(default=0)
-    shard = luigi.IntParameter()
+    seed = Integer(flag="--seed", check=in_range(0, SEED_MAX), default=DEFAULT.seed)
+    shard = Integer(flag="--shard", check=in_range(0))
+    fingerprint = Text(flag="--fingerprint", default=NO_DATA,
+                       description="fingerprint of the images the shard must read")
 
-    def config_dir(self) -> Path:
-        # --data as typed, not resolved: every host that shares the shard folder agrees on it.
-        config = {"proxies": self.proxies, "seed": self.seed, "batch_size": self.batch_size,
-                  "data": self.data if self.reads_data() else None,
-                  "archs": archs_digest(self.arch_codes())}
-        key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-        return self.out_dir / "shards" / self.dataset / key
+    def tasks(self) -> list[ShardTask]:
+        return shard_tasks(self.dataset, self.proxies, self.seed, self.batch_size, self.augment,
+                           self.fingerprint, self.arch_codes(), self.num_shards())
 
-    def codes(self) -> list[int]:
-        return self.arch_codes()[self.shard::self.num_shards()]
+    def task(self) -> ShardTask:
+        return self.tasks()[self.shard]
+
+    def run_folder(self) -> Path:
+        run = ShardTask(self.dataset, self.proxies, self.seed, self.batch_size, self.augment,
+                        self.fingerprint, tuple(self.arch_codes()))
+        return self.out_dir / "shards" / self.dataset / run.digest()
 
     def output(self) -> luigi.LocalTarget:
-        n = self.num_shards()
-        path = self.config_dir() / f"shard-{self.shard:04d}-of-{n:04d}.parquet"
-        return luigi.LocalTarget(path, format=luigi.format.Nop)
+        name = f"shard-{self.shard:04d}-of-{self.num_shards():04d}.parquet"
+        return luigi.LocalTarget(self.run_folder() / name, format=luigi.format.Nop)
 
     def complete(self) -> bool:
-        return shard_is_complete(self.output().path, len(self.codes()) * len(self.proxies))
+        path = Path(self.output().path)
+        if not path.exists():
+            return False
+        try:
+            read_shard(path, self.task())
+        except ShardError as err:
+            import logging
+
+            logging.getLogger("luigi-interface").warning("%s; it will be recomputed", err)
+            return False
+        return True
 
     def run(self) -> None:
+        import torch
+
         cores = len(os.sched_getaffinity(0))
         torch.set_num_threads(self.threads or max(1, cores // luigi.interface.core().workers))
         device = resolve_device(self.device)
-        if self.reads_data():
-            batch = sample_batch(self.dataset, self.data_path(), self.batch_size, self.seed)
-            images, fingerprint = batch.images, batch.fingerprint
-        else:
-            images, fingerprint = None, NO_DATA
-        table = score_shard(self.codes(), self.dataset, self.proxies, self.seed, images,
-                            fingerprint, self.batch_size, device,
+        batch = None
+        if IMAGES in self.reads():
+            batch = sample_batch(self.spec, self.data_path(), self.config(self.seed))
+            if batch.fingerprint != self.fingerprint:
+                raise ValueError(f"the images in {self.data_path()} changed since the run was "
+                                 f"planned (fingerprint {batch.fingerprint}, planned "
+                                 f"{self.fingerprint}); run the command again")
+        run = ScoringRun(self.spec, self.seed, str(device), batch)
+        table = score_shard(self.task(), run,
                             desc=f"{self.dataset} seed {self.seed} shard {self.shard}")
-        with self.output().open("w") as f:  # atomic: a temporary file, then os.replace
-            pq.write_table(table, f)
+        write_shard(table, self.task(), self.output().path)
 
 
 class ScoreAll(_Run):
@@ -168,57 +224,90 @@ class ScoreAll(_Run):
     [--seeds 0,1] [--limit 1000] [--data PATH] [--benchmark PATH] [--workers 4]``
     """
 
-    seeds = SeedListParameter(default=(0,), description="comma list of seeds, e.g. 0,1,2")
-    benchmark = luigi.OptionalParameter(default=None,
-                                        description=ImportBenchmark.benchmark.description)
+    seeds = CommaList(flag="--seeds", check=seed_list, default=(DEFAULT.seed,),
+                      description="comma list of seeds, e.g. 0,1,2")
+    benchmark = ImportBenchmark.benchmark
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.check_inputs()
+        self._checked: tuple | None = None
+        self.fingerprints  # noqa: B018 (checks every input now: one line before any work)
 
-    def check_inputs(self) -> None:
-        """Fail with one line before any work: bad dataset, batch size, archs, data, benchmark."""
-        dataset_spec(self.dataset)
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be a positive integer, got {self.batch_size}")
-        self.num_shards()
-        if self.reads_data():
-            # numpy only: torch ops here would start OpenMP threads, and GNU OpenMP hangs in
-            # the task processes Luigi forks after that (--workers > 1).
-            images, _ = load_images(self.dataset, self.data_path())
-            if self.batch_size > len(images):
-                raise ValueError(f"--batch-size {self.batch_size} is larger than the "
-                                 f"{len(images)} training images in {self.data_path()}")
-        importer = self.clone(ImportBenchmark)
-        if not importer.complete() and not importer.source().exists():
-            raise FileNotFoundError(
-                f"benchmark {importer.source()} does not exist; pass --benchmark with the "
-                "official NATS-tss-v1_0-3ffb9-simple dir or a CSV/Parquet accuracy table")
+    @property
+    def fingerprints(self) -> dict[int, str]:
+        """Each seed's image fingerprint, recomputed when the data files change (Luigi keeps
+        one instance per parameter set, so a later build in this process must not reuse the
+        images of an earlier one)."""
+        signature = _files_signature(self.data_path()) if IMAGES in self.reads() else None
+        if self._checked is None or self._checked[0] != signature:
+            self._checked = (signature, self.check_inputs())
+        return self._checked[1]
+
+    def check_inputs(self) -> dict[int, str]:
+        """Fail with one line before any work (bad archs, unwritable output folder, bad
+        benchmark, missing or unusable images); return each seed's image fingerprint."""
+        self.arch_codes()
+        check_writable(self.out_dir)
+        importer = ImportBenchmark(db=self.db, benchmark=self.benchmark)
+        if not importer.complete():
+            check_source(importer.source())
+        if IMAGES not in self.reads():
+            return dict.fromkeys(self.seeds, NO_DATA)
+        # numpy only: torch ops here would start OpenMP threads, and GNU OpenMP hangs in the
+        # task processes Luigi forks after that (--workers > 1).
+        x, y = load_images(self.spec, self.data_path())
+        fingerprints = {}
+        for seed in self.seeds:
+            _, labels, fingerprints[seed] = choose_images(self.spec, x, y, self.config(seed))
+            label_readers = [p for p in self.proxies if LABELS in proxies.get(p).reads]
+            if label_readers:
+                check_labels(self.spec, labels, label_readers)
+        return fingerprints
+
+    def shard_tasks(self) -> list[ScoreShard]:
+        return [self.clone(ScoreShard, seed=seed, shard=i, fingerprint=self.fingerprints[seed])
+                for seed in self.seeds for i in range(self.num_shards())]
 
     def requires(self) -> dict:
-        shards = [self.clone(ScoreShard, seed=seed, shard=i)
-                  for seed in self.seeds for i in range(self.num_shards())]
-        return {"benchmark": self.clone(ImportBenchmark), "shards": shards}
+        return {"benchmark": self.clone(ImportBenchmark), "shards": self.shard_tasks()}
 
-    def output(self) -> luigi.LocalTarget:
-        return self.marker()
+    def tasks(self) -> list[ShardTask]:
+        return [shard.task() for shard in self.shard_tasks()]
+
+    def output(self) -> luigi.Target:
+        expected = sum(len(t.arch_codes) * len(t.proxies) for t in self.tasks())
+        return _Stored(lambda: stored_rows(self.db_path, self.tasks()) == expected)
 
     def complete(self) -> bool:
-        # A shard found truncated or corrupt since the load is recomputed and loaded again.
-        return super().complete() and all(s.complete() for s in self.requires()["shards"])
+        return self.output().exists() and self.requires()["benchmark"].complete()
 
     def run(self) -> None:
-        paths = [shard.path for shard in self.input()["shards"]]
-        engine = db.connect(self.db)
-        try:
+        shards = {shard.output().path: shard.task() for shard in self.requires()["shards"]}
+        used = [proxies.get(name) for name in self.proxies]
+        with db.writing(self.db_path) as engine:
             db.create_schema(engine)
-            inserted = db.load_shards(engine, paths)
-        finally:
-            engine.dispose()
-        text = f"{self.dataset}: {inserted} new rows in {self.db}\n" + summarize(paths)
+            inserted = db.load_shards(engine, shards, [p.metadata() for p in used],
+                                      [row for p in used for row in p.published_rows()])
+        if stored_rows(self.db_path, self.tasks()) != sum(
+                len(t.arch_codes) * len(t.proxies) for t in self.tasks()):
+            raise RuntimeError(f"{self.db_path} does not hold every row after the load")
+        config = ", ".join(f"seed {s}: images {f}" for s, f in self.fingerprints.items())
+        text = (f"{self.dataset}: {inserted} new rows in {self.db_path} ({config}; batch "
+                f"{self.batch_size}; benchmark "
+                f"{source_label(self.requires()['benchmark'].source())})\n"
+                + summarize(list(shards)))
         print(text)
-        with self.output().open("w") as f:
-            f.write(text)
+        first = self.requires()["shards"][0].run_folder()
+        summary = self.out_dir / "summaries" / f"{self.dataset}-{first.name}.txt"
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(text + "\n")
+
+
+def _files_signature(path: Path) -> tuple:
+    """(name, size, mtime) of ``path`` or of every file below it: changes when data changes."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) \
+        if path.is_dir() else []
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
 
 def summarize(paths: list[str]) -> str:
@@ -227,6 +316,8 @@ def summarize(paths: list[str]) -> str:
         "SELECT proxy, count(DISTINCT arch_code), count(*) FILTER (WHERE score = '-inf'), "
         "sum(seconds), avg(seconds) FROM read_parquet($paths) GROUP BY proxy ORDER BY proxy",
         params={"paths": paths}).fetchall()
-    lines = [f"{'proxy':<8} {'archs':>6} {'-inf':>5} {'total s':>10} {'mean s':>9}"]
-    lines += [f"{p:<8} {n:>6} {inf:>5} {tot:>10.2f} {mean:>9.3g}" for p, n, inf, tot, mean in rows]
+    width = max(8, *(len(p) for p, *_ in rows))
+    lines = [f"{'proxy':<{width}} {'archs':>6} {'-inf':>5} {'total s':>10} {'mean s':>9}"]
+    lines += [f"{p:<{width}} {n:>6} {inf:>5} {tot:>10.2f} {mean:>9.3g}"
+              for p, n, inf, tot, mean in rows]
     return "\n".join(lines)

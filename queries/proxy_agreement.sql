@@ -10,16 +10,14 @@
 --                     to the lower arch_code, which matters for params and flops: they take
 --                     few distinct values)
 --   top_k_fraction    top_k_overlap / k
--- Scores are from arch_scores (seed 0, batch 128, no augmentation).
+-- Every stored proxy takes part. Scores are those of the default configuration (view
+-- default_scores: seed 0, batch 128, no augmentation).
 --
--- Run: duckdb tfnas.duckdb < queries/proxy_agreement.sql
-WITH scores AS (
-    UNPIVOT (SELECT dataset, arch_code, naswot, synflow, params, flops FROM arch_scores)
-    ON naswot, synflow, params, flops INTO NAME proxy VALUE score
-), pairs AS (
+-- Run: tfnas sql queries/proxy_agreement.sql [--db out/tfnas.duckdb]
+WITH pairs AS (
     SELECT a.dataset, a.arch_code, a.proxy AS proxy_a, b.proxy AS proxy_b,
         a.score AS score_a, b.score AS score_b
-    FROM scores a JOIN scores b
+    FROM default_scores a JOIN default_scores b
         ON a.dataset = b.dataset AND a.arch_code = b.arch_code AND a.proxy < b.proxy
 ), ranked AS (
     SELECT *,

@@ -1,21 +1,16 @@
 -- topk.sql — the k best architectures by each proxy, with their NATS-Bench accuracies.
 --
 -- Returns one row per (dataset, proxy, rank) with rank 1..k (k = 10 unless set beforehand with
--- SET VARIABLE topk = 20;): arch_code, arch_index, arch_str, score and the accuracies
--- test_acc_12ep, test_acc_200ep, valid_acc_12ep, valid_acc_200ep (%; NULL where unknown).
--- Higher score is better; ties go to the lower arch_code. Scores are from arch_scores
--- (seed 0, batch 128, no augmentation).
+-- SET VARIABLE topk = 20;), for every stored proxy: arch_code, arch_index, arch_str, score and
+-- the accuracies test_acc_12ep, test_acc_200ep, valid_acc_12ep, valid_acc_200ep (%; NULL where
+-- unknown). Higher score is better; ties go to the lower arch_code. Scores are those of the
+-- default configuration (view default_scores: seed 0, batch 128, no augmentation).
 --
--- Run: duckdb tfnas.duckdb < queries/topk.sql
-WITH scores AS (
-    UNPIVOT (SELECT dataset, arch_code, arch_index, arch_str, naswot, synflow, params, flops,
-                    test_acc_12ep, test_acc_200ep, valid_acc_12ep, valid_acc_200ep
-             FROM arch_scores)
-    ON naswot, synflow, params, flops INTO NAME proxy VALUE score
-), ranked AS (
+-- Run: tfnas sql queries/topk.sql [--db out/tfnas.duckdb]
+WITH ranked AS (
     SELECT *, row_number() OVER (PARTITION BY dataset, proxy ORDER BY score DESC, arch_code)
         AS rank
-    FROM scores
+    FROM default_scores
 )
 SELECT dataset, proxy, rank, arch_code, arch_index, arch_str, score,
     test_acc_12ep, test_acc_200ep, valid_acc_12ep, valid_acc_200ep

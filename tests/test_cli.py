@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 
 from tfnas.cli import main
-from tfnas.datasets import sample_batch
+from tfnas.config import ScoringConfig
+from tfnas.datasets import dataset_spec, sample_batch
+from tfnas.proxies import ScoringRun
 from tfnas.scoring import score_arch
+from tfnas.space import Arch
 
 MIXED = ("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|"
          "+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|")
@@ -68,8 +71,9 @@ def test_scores_are_those_of_the_library_on_the_seeded_batch(capsys, images):
                            "--arch", MIXED, "--batch-size", 8, "--seed", seed, "--json")
         assert code == 0
         lines[seed] = strict_json(out[0])
-    batch = sample_batch("ImageNet16-120", data, batch_size=8, seed=1)
-    expected = score_arch(MIXED, "ImageNet16-120", batch.images, seed=1)
+    spec = dataset_spec("ImageNet16-120")
+    batch = sample_batch(spec, data, ScoringConfig(seed=1, batch_size=8))
+    expected = score_arch(Arch.from_str(MIXED), ScoringRun(spec, 1, "cpu", batch), PROXIES)
     assert lines[1]["naswot"] == expected["naswot"].score
     assert lines[1]["synflow"] == expected["synflow"].score
     assert lines[1]["params"] == 136_456
@@ -82,14 +86,28 @@ def test_human_table_names_the_batch_and_one_row_per_arch(capsys, images, tmp_pa
     code, out, err = run(capsys, "score", "--dataset", "cifar100", "--data", images["cifar"],
                          "--archs-file", archs, "--batch-size", 8)
     assert code == 0 and err == []
-    fingerprint = sample_batch("cifar100", images["cifar"], batch_size=8).fingerprint
+    fingerprint = sample_batch(dataset_spec("cifar100"), images["cifar"],
+                               ScoringConfig(batch_size=8)).fingerprint
     assert out[0].startswith("# cifar100: 8 training images") and fingerprint in out[0]
-    assert out[1].split() == ["naswot", "synflow", "params", "MFLOPs", "naswot_s", "synflow_s",
-                              "params_s", "flops_s", "arch"]
+    assert out[1].split() == ["flops", "naswot", "params", "synflow", "flops_s", "naswot_s",
+                              "params_s", "synflow_s", "arch"]
     assert len(out) == 4
     mixed, empty = (row.split() for row in out[2:])
-    assert mixed[2] == "135,156" and mixed[3] == "15.653" and mixed[-1] == MIXED
-    assert empty[:3] == ["-inf", "-inf", "79,156"] and empty[-1] == EMPTY
+    assert mixed[0] == "15.6532" and mixed[2] == "135,156" and mixed[-1] == MIXED
+    assert empty[:4] == ["7.7889", "-inf", "79,156", "-inf"] and empty[-1] == EMPTY
+
+
+def test_any_registered_proxy_can_be_asked_for(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    code, out, err = run(capsys, "score", "--dataset", "cifar10", "--arch", MIXED,
+                         "--proxies", "params", "--json")  # data-free: no images read
+    assert code == 0 and err == [] and strict_json(out[0]) == {
+        "arch": MIXED, "params": 129_306, "seconds": {"params": pytest.approx(0, abs=0.1)}}
+    code, out, err = run(capsys, "score", "--dataset", "cifar10", "--arch", MIXED,
+                         "--proxies", "naswot")  # reads images: the default root is fetched
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("tfnas: error: cannot reach http://127.0.0.1:9/cifar-10-python")
+    assert f"{tmp_path / 'torch' / 'cifar.python' / 'cifar-10-batches-py'} by hand" in err[0]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -97,18 +115,37 @@ def test_human_table_names_the_batch_and_one_row_per_arch(capsys, images, tmp_pa
     (["--arch", MIXED.replace("avg_pool_3x3", "max_pool_3x3")], "unknown op 'max_pool_3x3'"),
     (["--arch", MIXED, "--dataset", "imagenet"], "valid datasets: cifar10, cifar100, "
                                                  "ImageNet16-120"),
-    (["--arch", MIXED, "--data", "{tmp}/missing"], "missing does not exist"),
+    (["--arch", MIXED, "--data", "{tmp}/missing"], "cannot reach http://127.0.0.1:9/"),
     (["--arch", MIXED, "--batch-size", "17"], "at most 16"),
     ([], "no architecture given"),
-    (["--archs-file", "{tmp}/none.txt"], "cannot read --archs-file"),
-    (["--arch", MIXED, "--seed", "zero"], "invalid int value: 'zero'"),
+    (["--archs-file", "{tmp}/none.txt"], "--archs-file {tmp}/none.txt does not exist"),
+    (["--arch", MIXED, "--seed", "zero"], "argument --seed: must be an integer in "
+                                          "0..2147483647, got 'zero'"),
+    (["--arch", MIXED, "--seed", "-1"], "argument --seed: must be an integer in 0..2147483647"),
+    (["--arch", MIXED, "--seed", "4294967296"], "argument --seed: must be an integer in "
+                                                "0..2147483647, got '4294967296'"),
+    (["--arch", MIXED, "--proxies", "naswot,,synflow"], "argument --proxies: needs a comma"),
+    (["--arch", MIXED, "--proxies", "snip2"], "--proxies: unknown proxy 'snip2'"),
+    (["--arch", "|" + "x" * 10_000 + "~0|"], "malformed architecture string '|xxxx"),
 ])
 def test_errors_are_one_line_and_exit_2(capsys, images, tmp_path, argv, message):
     argv = [a.format(tmp=tmp_path) for a in argv]
     base = ["score", "--dataset", "cifar10", "--data", str(images["cifar"])]
     code, out, err = run(capsys, *base, *argv)
     assert code == 2 and out == []
-    assert len(err) == 1 and err[0].startswith("tfnas: error: ") and message in err[0]
+    assert len(err) == 1 and err[0].startswith("tfnas: error: ")
+    assert message.format(tmp=tmp_path) in err[0]
+    assert len(err[0]) < 500  # a 10,000-character argument is not echoed whole
+
+
+def test_a_binary_archs_file_is_named(capsys, images, tmp_path):
+    binary = tmp_path / "archs.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    code, _, err = run(capsys, "score", "--dataset", "cifar10", "--data", images["cifar"],
+                       "--archs-file", binary)
+    assert code == 2 and err == [f"tfnas: error: --archs-file {binary} is not a UTF-8 text "
+                                 "file; give a text file with one NATS-Bench arch string per "
+                                 "line"]
 
 
 def test_bad_line_of_archs_file_is_named(capsys, images, tmp_path):
@@ -116,7 +153,7 @@ def test_bad_line_of_archs_file_is_named(capsys, images, tmp_path):
     archs.write_text(f"{MIXED}\n|none~0|+oops\n")
     code, _, err = run(capsys, "score", "--dataset", "cifar10", "--data", images["cifar"],
                        "--archs-file", archs)
-    assert code == 2 and err[0].startswith(f"tfnas: error: {archs}:2: malformed")
+    assert code == 2 and err[0].startswith(f"tfnas: error: --archs-file {archs}:2: malformed")
 
 
 def test_console_process_reports_one_line_and_status_2(tmp_path):
@@ -125,7 +162,8 @@ def test_console_process_reports_one_line_and_status_2(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-    assert "missing data_batch_1" in done.stderr and "cs.toronto.edu" in done.stderr
+    assert "cannot reach http://127.0.0.1:9/cifar-10-python.tar.gz" in done.stderr
+    assert "cs.toronto.edu/~kriz/cifar.html" in done.stderr  # where to get it by hand
 
 
 def test_real_cifar10_sample(capsys, shared_data):

@@ -1,31 +1,36 @@
-"""Proxy–accuracy correlations with bootstrap intervals (tfnas.correlations), and
+"""Proxy–accuracy correlations with bootstrap intervals (tfnas.replay.correlations), and
 ``tfnas correlations``."""
 
 import numpy as np
 import pandas as pd
 import pytest
-import score_db
+from conftest import DATASETS, proxy_scores, synthetic_accuracy
 from scipy import stats
 
+from db.read import read_published, read_scores, read_seed_scores
 from tfnas.cli import main
-from tfnas.correlations import (
-    PUBLISHED,
+from tfnas.replay.correlations import (
     STATISTICS,
     bootstrap_statistics,
     concordance,
     correlation_table,
     neg_inf_lowest,
+    percentile_interval,
     point_statistics,
     resample_weights,
     seed_spread,
     top_precision,
 )
-from tfnas.reporting import load_scores, load_seed_scores
 
 
 @pytest.fixture(scope="module")
-def scores(tmp_path_factory):
-    return load_scores(score_db.cached(tmp_path_factory))[0]
+def full_db(score_db):
+    return score_db()
+
+
+@pytest.fixture(scope="module")
+def scores(full_db):
+    return read_scores(full_db).frames
 
 
 def tied_sample(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +111,8 @@ def test_bootstrap_spread_of_kendall_matches_exact_resampling():
     assert np.corrcoef(ours, exact)[0, 1] > 0.95
 
 
-def test_correlation_table_on_a_database(scores):
-    table = correlation_table(scores, resamples=60)
+def test_correlation_table_on_a_database(scores, full_db):
+    table = correlation_table(scores, resamples=60, published=read_published(full_db))
     assert len(table) == 3 * 4 * 2  # datasets × proxies × accuracies with data (no valid_*)
     assert set(table["accuracy"]) == {"test_acc_12ep", "test_acc_200ep"}
     assert (table["n"] == 15625).all()
@@ -117,33 +122,47 @@ def test_correlation_table_on_a_database(scores):
         assert (table[name] < table[f"{name}_high"]).all()
     rows = table.set_index(["dataset", "proxy", "accuracy"])
     # the stand-in naswot is accuracy + less noise than synflow: it must rank better
-    for dataset in score_db.DATASETS:
+    for dataset in DATASETS:
         naswot, synflow = (rows.loc[(dataset, p, "test_acc_200ep")] for p in ("naswot", "synflow"))
         assert naswot["spearman"] > synflow["spearman"] + 0.05
         assert naswot["kendall"] > synflow["kendall"]
     assert rows.loc[("cifar10", "naswot", "test_acc_200ep"), "kendall_published"] == 0.574
-    # an anchor measured against final (200-epoch) accuracy is not printed beside 12-epoch
+    # an anchor measured against one accuracy column is beside that column only
     assert np.isnan(rows.loc[("cifar10", "naswot", "test_acc_12ep"), "kendall_published"])
-    assert rows.loc[("cifar100", "naswot", "test_acc_12ep"), "pearson_published"] == 0.6398
-    assert np.isnan(rows.loc[("cifar100", "naswot", "test_acc_200ep"), "pearson_published"])
-    assert rows.loc[("ImageNet16-120", "params", "test_acc_200ep"), "spearman_published"] == 0.69
+    assert table["pearson_published"].isna().all()  # the study's is vs validation accuracy
+    assert rows.loc[("cifar100", "synflow", "test_acc_200ep"), "spearman_published"] == 0.763
     assert np.isnan(rows.loc[("cifar10", "flops", "test_acc_12ep"), "spearman_published"])
-    assert set(PUBLISHED) >= {("synflow", "spearman"), ("naswot", "kendall")}
 
 
-def test_seed_spread_reads_every_scored_seed(tmp_path_factory):
-    path = score_db.cached(tmp_path_factory, datasets=["cifar10"], proxies=["naswot", "params"],
-                           codes=np.arange(0, 15625, 7), seeds=[0, 1, 2])
-    scores, _ = load_scores(path)
-    seed_scores = load_seed_scores(path)
+def test_percentile_intervals_stay_inside_the_statistics_range():
+    """At small n the normal interval (estimate ± 1.96 sd) left [-1, 1] (0.672 [0.329, 1.015],
+    top-1 % [-0.336, 0.336]); percentile intervals cannot."""
+    rng = np.random.default_rng(5)
+    for n in (4, 6, 12, 30):
+        accuracy = rng.normal(70, 5, n)
+        score = accuracy + rng.normal(0, 2, n)
+        boot = bootstrap_statistics(score, accuracy, resample_weights(n, 200, rng))
+        for name in STATISTICS:
+            low, high = percentile_interval(boot[name])
+            bounds = (0, 1) if name.startswith("top") else (-1, 1)
+            assert bounds[0] <= low <= high <= bounds[1], (n, name, low, high)
+            assert low == pytest.approx(np.percentile(boot[name][np.isfinite(boot[name])], 2.5))
+    assert percentile_interval(np.array([np.nan, np.nan])) != percentile_interval(np.ones(3))
+
+
+def test_seed_spread_is_over_the_architectures_every_seed_scored(score_db):
+    path = score_db(datasets=["cifar10"], proxies=["naswot", "params"],
+                    codes=np.arange(0, 15625, 7), seeds=[0, 1, 2])
+    scores = read_scores(path).frames
+    seed_scores = read_seed_scores(path)
     assert sorted(seed_scores["seed"].unique()) == [0, 1, 2]
     spread = seed_spread(seed_scores, scores).set_index(["proxy", "accuracy"])
     codes = np.arange(0, 15625, 7)
-    per_seed = [point_statistics(score_db.proxy_scores("cifar10", "naswot", seed)[0][codes],
-                                 score_db.synthetic_accuracy("cifar10", 12)[codes])
+    per_seed = [point_statistics(proxy_scores("cifar10", "naswot", seed)[0][codes],
+                                 synthetic_accuracy("cifar10", 12)[codes])
                 for seed in (0, 1, 2)]
     naswot = spread.loc[("naswot", "test_acc_12ep")]
-    assert naswot["seeds"] == 3
+    assert naswot["seeds"] == 3 and naswot["common"] == len(codes)
     for name in STATISTICS:
         values = [s[name] for s in per_seed]
         assert naswot[f"{name}_seed_mean"] == pytest.approx(np.mean(values))
@@ -152,30 +171,52 @@ def test_seed_spread_reads_every_scored_seed(tmp_path_factory):
     assert spread.loc[("params", "test_acc_12ep"), "spearman_seed_std"] == 0  # seed-free proxy
 
 
-def test_cli_prints_ours_beside_published_and_writes_csv(tmp_path_factory, tmp_path, capsys):
-    path = score_db.cached(tmp_path_factory, datasets=["cifar10"], proxies=["naswot", "params"],
-                           codes=np.arange(0, 15625, 7), seeds=[0, 1, 2])
+def test_seed_spread_leaves_out_architectures_one_seed_lacks(score_db, tmp_path):
+    """Seed 1 scored for only 10 architectures: the spread is over those 10, and says so
+    (it once averaged seed 0 over 15,625 with seed 1 over 10)."""
+    full = read_scores(score_db()).frames
+    rows = []
+    for seed, codes in ((0, np.arange(15625)), (1, np.arange(10))):
+        scores = proxy_scores("cifar10", "naswot", seed)[0][codes]
+        rows.append(pd.DataFrame({"dataset": "cifar10", "proxy": "naswot", "seed": seed,
+                                  "arch_code": codes, "score": scores}))
+    spread = seed_spread(pd.concat(rows), full).set_index(["proxy", "accuracy"])
+    naswot = spread.loc[("naswot", "test_acc_200ep")]
+    assert naswot["common"] == 10 and naswot["seeds"] == 2
+    acc = synthetic_accuracy("cifar10", 200)[:10]
+    expected = [point_statistics(proxy_scores("cifar10", "naswot", s)[0][:10], acc)["spearman"]
+                for s in (0, 1)]
+    assert naswot["spearman_seed_mean"] == pytest.approx(np.mean(expected))
+
+
+def test_cli_prints_ours_beside_published_and_writes_csv(score_db, tmp_path, capsys):
+    path = score_db(datasets=["cifar10"], proxies=["naswot", "params"],
+                    codes=np.arange(0, 15625, 7), seeds=[0, 1, 2])
     assert main(["correlations", "--db", str(path), "--out", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
+    assert out.startswith("# scores: seed 0, batch 128, no augmentation")
     blocks = {block.splitlines()[0]: block.splitlines() for block in out.split("### ")[1:]}
-    final = blocks["Correlation with test_acc_200ep (95% bootstrap intervals)"]
+    final = blocks["Correlation with test_acc_200ep (95% bootstrap percentile intervals)"]
     header = next(line for line in final if line.startswith("| dataset"))
     assert "| Kendall τ | Kendall τ published |" in header and "Spearman ρ over seeds" in header
     naswot = next(line for line in final if line.startswith("| cifar10 | naswot"))
-    assert "| 0.574 |" in naswot and "(3) |" in naswot
-    # 12-epoch accuracy: only the study's Pearson (12-epoch) is published beside ours
-    early = blocks["Correlation with test_acc_12ep (95% bootstrap intervals)"]
+    assert "| 0.574 |" in naswot and "(3 seeds, 2233 archs) |" in naswot
+    # 12-epoch test accuracy: the study's Pearson is vs 12-epoch VALIDATION accuracy, apart
+    early = blocks["Correlation with test_acc_12ep (95% bootstrap percentile intervals)"]
     header = next(line for line in early if line.startswith("| dataset"))
-    assert "Pearson r published" in header and "Kendall τ published" not in header
+    assert "published" not in header
+    apart = out.split("not beside ours:")[1]
+    assert "naswot Pearson r vs valid_acc_12ep, cifar10: 0.736 (the study" in apart
     written = pd.read_csv(tmp_path / "correlations.csv")
     assert len(written) == 2 * 2 and (written["seeds"] == 3).all()
-    assert "note: skipped cifar100" in err
+    assert err.splitlines()[0].startswith("note: skipped: ")
+    assert "has no scores for cifar100" in err
 
 
-def test_cli_on_a_database_without_accuracies_is_one_line_error(tmp_path_factory, capsys):
-    path = score_db.cached(tmp_path_factory, datasets=["cifar10"], proxies=["params", "flops"],
-                           codes=np.arange(300), accuracies=False)
+def test_cli_on_a_database_without_accuracies_is_one_line_error(score_db, capsys):
+    path = score_db(datasets=["cifar10"], proxies=["params", "flops"], codes=np.arange(300),
+                    accuracies=False)
     assert main(["correlations", "--db", str(path)]) == 2
     *notes, error = capsys.readouterr().err.splitlines()
-    assert all(note.startswith("note: skipped ") for note in notes)
+    assert all(note.startswith("note: skipped: ") for note in notes)
     assert error.startswith("tfnas: error: no (proxy, accuracy) pair has data")

@@ -1,17 +1,16 @@
-"""The scoring engine against the proxies on built networks: same weights, same scores."""
+"""The fast path of NASWOT and Synflow (tfnas/proxies/_engine.py) against the proxies on
+built networks: same weights, same scores, alone or grouped."""
 
 import math
 
 import pytest
 import torch
 
-from tfnas.engine import Group, live_cell, naswot_kernels, synflow_sums
 from tfnas.init_weights import InitStream, layers
 from tfnas.network import build_network
-from tfnas.proxies import naswot_score, synflow_score
+from tfnas.proxies._engine import Group, live_cell, naswot_kernels, synflow_sums
 from tfnas.proxies.naswot import kernel_logdet, naswot_kernel
 from tfnas.proxies.synflow import synflow_sum
-from tfnas.scoring import score_arch, score_archs
 from tfnas.space import Arch
 
 ARCHS = [
@@ -74,37 +73,3 @@ def test_engine_matches_proxies_on_the_built_network(group_size):
             assert torch.equal(kernel.diagonal(), reference.diagonal())
             assert _close(kernel_logdet(kernel), kernel_logdet(reference), 1e-6)
             assert _close(total.item(), synflow_sum(net, (3, 8, 8)), 1e-9)
-
-
-def test_score_arch_equals_the_proxy_functions():
-    batch = _batch(16, 16)
-    for arch in (ARCHS[0], ARCHS[2], ARCHS[4]):
-        scores = score_arch(arch, "ImageNet16-120", batch, seed=3)
-        net = build_network(arch, 120, seed=3)
-        assert _close(scores["naswot"].score, naswot_score(net, batch), 1e-6)
-        assert _close(scores["synflow"].score, synflow_score(net, (3, 16, 16)), 1e-9)
-        assert all(s.seconds >= 0 for s in scores.values())
-    assert score_arch(ARCHS[4], "ImageNet16-120", batch)["naswot"].score == -math.inf
-    assert score_arch(ARCHS[4], "ImageNet16-120", batch)["synflow"].score == -math.inf
-    assert math.isfinite(score_arch(ARCHS[2], "ImageNet16-120", batch)["naswot"].score)
-
-
-def test_score_archs_groups_agree_with_one_at_a_time():
-    batch = _batch(10, 16)
-    together = score_archs(ARCHS, "ImageNet16-120", batch, seed=1)
-    for arch, scores in zip(ARCHS, together, strict=True):
-        alone = score_arch(arch, "ImageNet16-120", batch, seed=1)
-        for proxy in ("naswot", "synflow"):
-            assert _close(scores[proxy].score, alone[proxy].score, 1e-6)
-        assert scores["params"].score == alone["params"].score
-
-
-def test_score_archs_rejects_bad_input():
-    with pytest.raises(ValueError, match="need an image batch"):
-        score_archs(ARCHS[:1], "cifar10", None, ("naswot",))
-    batch = _batch()
-    batch[0, 0, 0, 0] = math.nan
-    with pytest.raises(ValueError, match="NaN"):
-        score_archs(ARCHS[:1], "cifar10", batch, ("naswot",))
-    with pytest.raises(ValueError, match="unknown proxy"):
-        score_archs(ARCHS[:1], "cifar10", None, ("zen",))

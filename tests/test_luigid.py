@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from test_pipeline import REPO, luigi_argv, luigi_env, shard_files, write_benchmark, write_images
+from test_pipeline import REPO, luigi_argv, luigi_env, shard_files, write_images
 from test_pipeline_resume import assert_table_complete
 
 from pipeline.shards import select_archs
@@ -54,11 +54,10 @@ def ran(summary: str, family: str) -> int:
 def test_two_workers_share_the_shards_through_luigid(tmp_path):
     port = free_port()
     (tmp_path / "cluster.cfg").write_text(CLUSTER_CFG)
-    bench, images, out = (write_benchmark(tmp_path / "bench.csv"),
-                          write_images(tmp_path / "images.npz"), tmp_path / "out")
+    images, out = write_images(tmp_path / "images.npz"), tmp_path / "out"
     args = ["ScoreAll", "--dataset", "cifar10", "--proxies", "naswot,synflow", "--data", images,
             "--batch-size", 8, "--limit", 24, "--shards", 8, "--db", out / "t.duckdb",
-            "--benchmark", bench, "--threads", 1, "--no-lock",
+            "--threads", 1, "--no-lock",
             "--scheduler-host", "127.0.0.1", "--scheduler-port", port]
     processes = []
     try:
@@ -69,7 +68,8 @@ def test_two_workers_share_the_shards_through_luigid(tmp_path):
                 cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         processes.append(luigid)
         wait_for_port(port, luigid)
-        env = luigi_env(LUIGI_CONFIG_PATH=str(tmp_path / "cluster.cfg"))
+        env = luigi_env(LUIGI_CONFIG_PATH=str(tmp_path / "cluster.cfg"),
+                        TORCH_HOME=str(tmp_path / "torch-home"))
         workers = [subprocess.Popen(luigi_argv(*args), cwd=REPO, env=env, text=True,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True) for _ in range(2)]

@@ -1,7 +1,9 @@
-"""The Luigi pipeline: parameters, task identity, shard contents, the DB load, CLI errors.
+"""The Luigi pipeline: parameters, task identity from content, shard contents, the DB load,
+recomputing what is not provably complete, and one-line errors before any work.
 
 Most runs use ``--proxies params,flops`` (no forward pass); NASWOT/Synflow runs use a
-16-image .npz, batch 8 and a handful of architectures. Everything is written under tmp.
+16-image .npz, batch 8 and a handful of architectures. The benchmark is the table embedded in
+tfnas (TORCH_HOME points at an empty folder). Everything is written under tmp.
 """
 
 from __future__ import annotations
@@ -17,37 +19,35 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import REPO
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import db
+from db.read import read_arch_scores
 from pipeline import ScoreAll, ScoreShard
-from pipeline.parameters import ProxyListParameter, SeedListParameter
+from pipeline.parameters import CommaList, proxy_list, seed_list
 from pipeline.shards import select_archs
 from tfnas.costs import arch_flops, arch_params
-from tfnas.datasets import sample_batch
+from tfnas.datasets import dataset_spec, sample_batch
+from tfnas.proxies import ScoringRun
 from tfnas.scoring import score_arch
 from tfnas.space import NUM_ARCHS, Arch
 
-REPO = Path(__file__).resolve().parents[1]
 LUIGI = Path(sys.executable).parent / "luigi"
-BENCH_ARCHS = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
-               "skip_connect~2|", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+TWO_ARCHS = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"
+             "skip_connect~2|", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
 
 
-def write_benchmark(path: Path) -> Path:
-    """A two-architecture accuracy table in the shape of ../shared/data/nats_tss_accuracy.csv."""
-    columns = [f"{d}_test_acc_{e}ep" for d in ("cifar10", "cifar100", "imagenet16_120")
-               for e in (200, 12)]
-    frame = pd.DataFrame({"arch_index": [0, 1], "arch_str": BENCH_ARCHS})
-    for k, column in enumerate(columns):
-        frame[column] = [90.0 - k, 10.0 + k]
-    frame.to_csv(path, index=False)
-    return path
+@pytest.fixture(autouse=True)
+def empty_torch_home(tmp_path, monkeypatch):
+    """No official benchmark or dataset at the default paths: the embedded table is used."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
 
 
-def write_images(path: Path, n: int = 16, size: int = 32) -> Path:
-    rng = np.random.default_rng(1)
+def write_images(path: Path, n: int = 16, size: int = 32, seed: int = 1) -> Path:
+    rng = np.random.default_rng(seed)
     np.savez(path, x=rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-             y=np.zeros(n, np.int64))
+             y=rng.integers(0, 10, n))
     return path
 
 
@@ -65,7 +65,7 @@ def luigi_env(**extra: str | None) -> dict:
     return {name: value for name, value in env.items() if value is not None}
 
 
-def luigi_cli(*args: object, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+def luigi_cli(*args: object, timeout: float = 180, **env: str) -> subprocess.CompletedProcess:
     """``luigi --module pipeline …`` as a user types it, from the repo root (its luigi.cfg)."""
     return subprocess.run(luigi_argv(*args), cwd=REPO, env=luigi_env(**env),
                           capture_output=True, text=True, timeout=timeout)
@@ -75,40 +75,56 @@ def build(task: luigi.Task) -> None:
     assert luigi.build([task], local_scheduler=True, workers=1, log_level="WARNING")
 
 
-@pytest.fixture
-def bench(tmp_path) -> Path:
-    return write_benchmark(tmp_path / "bench.csv")
+def stored(db_path: Path) -> pd.DataFrame:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute("SELECT * FROM proxy_scores ORDER BY ALL").df()
 
 
 def test_comma_list_parameters_parse_validate_and_canonicalise():
-    proxies = ProxyListParameter()
+    proxies = CommaList(flag="--proxies", check=proxy_list)
     value = proxies.normalize(proxies.parse("synflow, naswot"))
     assert value == ("naswot", "synflow")
     assert proxies.serialize(value) == "naswot,synflow"
-    with pytest.raises(ValueError, match="unknown proxy foo; choose from naswot"):
+    with pytest.raises(ValueError, match="--proxies: unknown proxy 'foo'; choose from "):
         proxies.normalize(proxies.parse("naswot,foo"))
-    seeds = SeedListParameter()
+    seeds = CommaList(flag="--seeds", check=seed_list)
     assert seeds.normalize(seeds.parse("2,0,2")) == (0, 2)
     assert seeds.serialize((0, 2)) == "0,2"
-    for bad in ("1,x", "-1", "1.5"):
-        with pytest.raises(ValueError, match="seeds must be non-negative integers"):
+    for bad in ("1,x", "-1", "1.5", "9223372036854775808", "2147483648"):
+        with pytest.raises(ValueError, match=r"--seeds must be an integer in 0..2147483647"):
             seeds.normalize(seeds.parse(bad))
+    for parameter, flag in ((proxies, "--proxies"), (seeds, "--seeds")):
+        with pytest.raises(ValueError, match=f"{flag} is empty; give a value or leave the flag"):
+            parameter.parse("")
 
 
-def test_task_identity_ignores_device_threads_and_proxy_order(tmp_path):
-    base = dict(db=str(tmp_path / "t.duckdb"), dataset="cifar10", limit=10, shards=3, shard=1)
+@settings(max_examples=80, deadline=None)
+@given(text=st.text(max_size=40))
+def test_parameter_property_any_text_parses_or_fails_in_one_line(text):
+    """Whatever is typed: a canonical tuple, or one ValueError line naming the flag."""
+    for flag, check in (("--proxies", proxy_list), ("--seeds", seed_list)):
+        parameter = CommaList(flag=flag, check=check)
+        try:
+            value = parameter.normalize(parameter.parse(text))
+        except ValueError as err:
+            assert str(err).startswith(flag) and "\n" not in str(err)
+            continue
+        assert value == parameter.normalize(parameter.serialize(value))
+
+
+def test_task_identity_is_the_content_not_the_path_device_or_threads(tmp_path):
+    base = dict(db=str(tmp_path / "t.duckdb"), dataset="cifar10", limit=10, shards=3, shard=1,
+                fingerprint="6e7a9c562abff083")
     cpu = ScoreShard(**base, proxies="naswot,synflow", data="a.npz", device="cpu", threads=1)
-    gpu = ScoreShard(**base, proxies="synflow,naswot", data="a.npz", device="cuda", threads=8)
+    gpu = ScoreShard(**base, proxies="synflow,naswot", data="b.npz", device="cuda", threads=8)
     assert cpu.task_id == gpu.task_id and cpu.output().path == gpu.output().path
     folder = Path(cpu.output().path).parent
-    for change in (dict(seed=1), dict(batch_size=64), dict(data="b.npz"), dict(limit=11),
-                   dict(proxies="naswot")):
-        other = ScoreShard(**{**base, "proxies": "naswot,synflow", "data": "a.npz", **change})
+    for change in (dict(seed=1), dict(batch_size=64), dict(fingerprint="other"),
+                   dict(limit=11), dict(proxies="naswot"), dict(augment=True)):
+        other = ScoreShard(**{**base, "proxies": "naswot,synflow", **change})
         assert Path(other.output().path).parent != folder, change
-    # Without a data-reading proxy the data path does not matter.
-    no_data = [ScoreShard(**base, proxies="params,flops", data=d) for d in ("a.npz", "b.npz")]
-    assert no_data[0].output().path == no_data[1].output().path
     assert cpu.output().path.endswith("shard-0001-of-0003.parquet")
+    assert cpu.task().arch_codes == tuple(select_archs(limit=10)[1::3])
 
 
 def test_select_archs_limit_file_and_errors(tmp_path):
@@ -118,22 +134,24 @@ def test_select_archs_limit_file_and_errors(tmp_path):
     assert len(set(small)) == 50 and small == sorted(small) and set(small) <= set(large)
     assert small == sorted(np.random.default_rng(0).permutation(NUM_ARCHS)[:50].tolist())
     listing = tmp_path / "archs.txt"
-    listing.write_text(f"# two archs, one twice\n{BENCH_ARCHS[0]}\n\n{BENCH_ARCHS[1]}  # empty\n"
-                       f"{BENCH_ARCHS[0]}\n")
-    assert select_archs(archs_file=listing) == sorted(Arch.from_str(a).code for a in BENCH_ARCHS)
-    listing.write_text(f"{BENCH_ARCHS[0]}\n|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|\n")
-    with pytest.raises(ValueError, match=r"archs.txt:2: malformed architecture string"):
+    listing.write_text(f"# two archs, one twice\n{TWO_ARCHS[0]}\n\n{TWO_ARCHS[1]}  # empty\n"
+                       f"{TWO_ARCHS[0]}\n")
+    assert select_archs(archs_file=listing) == sorted(Arch.from_str(a).code for a in TWO_ARCHS)
+    listing.write_text(f"{TWO_ARCHS[0]}\n|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|\n")
+    with pytest.raises(ValueError, match=r"--archs-file .*archs.txt:2: malformed architecture"):
         select_archs(archs_file=listing)
     with pytest.raises(ValueError, match="--limit or --archs-file, not both"):
         select_archs(limit=3, archs_file=listing)
-    with pytest.raises(ValueError, match="--limit must be an integer in 1..15625"):
-        select_archs(limit=0)
+    binary = tmp_path / "binary.bin"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match=r"--archs-file .*binary.bin is not a UTF-8 text file"):
+        select_archs(archs_file=binary)
 
 
-def test_params_flops_run_covers_the_subset_once_and_loads_the_db(tmp_path, bench):
+def test_params_flops_run_covers_the_subset_once_and_loads_the_db(tmp_path):
     out = tmp_path / "out"
     task = ScoreAll(db=str(out / "t.duckdb"), dataset="cifar100", proxies="params,flops",
-                    limit=12, shards=5, benchmark=str(bench))
+                    limit=12, shards=5)
     build(task)
     files = shard_files(out)
     assert [f.name for f in files] == [f"shard-{i:04d}-of-0005.parquet" for i in range(5)]
@@ -143,67 +161,198 @@ def test_params_flops_run_covers_the_subset_once_and_loads_the_db(tmp_path, benc
     rows = pd.concat(frames)
     assert len(rows) == 24 and set(rows["data_fingerprint"]) == {"none"}
     assert set(rows["batch_size"]) == {128} and set(rows["seed"]) == {0}
+    spec = dataset_spec("cifar100")
     for row in rows.itertuples():
         cost = arch_params if row.proxy == "params" else arch_flops
-        assert row.score == pytest.approx(cost(Arch.from_code(row.arch_code), "cifar100"))
-    table = db.read_arch_scores(out / "t.duckdb", "cifar100")
+        assert row.score == pytest.approx(cost(Arch.from_code(row.arch_code), spec))
+    table = read_arch_scores(out / "t.duckdb", "cifar100")
     assert sorted(table["arch_code"]) == select_archs(limit=12)
-    assert table["params"].notna().all() and table["naswot"].isna().all()
-    assert "params       12     0" in Path(task.output().path).read_text()
+    assert table["params"].notna().all() and "naswot" not in table
+    assert table["test_acc_200ep"].notna().all()  # the embedded NATS-Bench accuracies
+    summary, = (out / "summaries").glob("cifar100-*.txt")
+    assert "params       12     0" in summary.read_text()
+    assert "benchmark tfnas:embedded NATS-tss-v1_0-3ffb9 accuracy table" in summary.read_text()
 
     mtimes = [f.stat().st_mtime_ns for f in files]
     build(ScoreAll(db=str(out / "t.duckdb"), dataset="cifar100", proxies="flops,params",
-                   limit=12, shards=5, benchmark=str(bench)))
+                   limit=12, shards=5))
     assert [f.stat().st_mtime_ns for f in shard_files(out)] == mtimes
-    with duckdb.connect(str(out / "t.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM proxy_scores").fetchone()[0] == 24
+    assert len(stored(out / "t.duckdb")) == 24
 
 
-def test_naswot_synflow_shards_hold_the_library_scores(tmp_path, bench):
+def test_naswot_synflow_shards_hold_the_library_scores(tmp_path):
     images = write_images(tmp_path / "images.npz")
     out = tmp_path / "out"
     build(ScoreAll(db=str(out / "t.duckdb"), dataset="cifar10", proxies="naswot,synflow",
                    seeds="0,1", data=str(images), batch_size=8, limit=3, shards=2,
-                   benchmark=str(bench), device="cpu"))
+                   device="cpu"))
     rows = pd.concat(pq.read_table(f).to_pandas() for f in shard_files(out))
     assert len(rows) == 3 * 2 * 2  # archs × proxies × seeds
+    spec = dataset_spec("cifar10")
     for seed, group in rows.groupby("seed"):
-        batch = sample_batch("cifar10", images, 8, seed)
+        from tfnas.config import ScoringConfig
+
+        batch = sample_batch(spec, images, ScoringConfig(int(seed), 8))
         assert set(group["data_fingerprint"]) == {batch.fingerprint}
+        run = ScoringRun(spec, int(seed), "cpu", batch)
         for code, arch_rows in group.groupby("arch_code"):
-            expected = score_arch(Arch.from_code(code), "cifar10", batch.images,
-                                  ("naswot", "synflow"), seed)
+            expected = score_arch(Arch.from_code(code), run, ("naswot", "synflow"))
             got = dict(zip(arch_rows["proxy"], arch_rows["score"], strict=True))
             assert got == {p: s.score for p, s in expected.items()}
     assert set(rows["device"]) == {"cpu"} and (rows["seconds"] > 0).all()
-    with duckdb.connect(str(out / "t.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT count(*), count(DISTINCT (arch_code, proxy, seed)) "
-                           "FROM proxy_scores").fetchone() == (12, 12)
+    assert len(stored(out / "t.duckdb")) == 12
 
 
-def test_cli_as_typed_and_one_line_input_errors(tmp_path, bench):
+def _run(tmp_path, **change) -> ScoreAll:
+    return ScoreAll(**{"db": str(tmp_path / "out" / "t.duckdb"), "dataset": "cifar10",
+                       "proxies": "params,flops", "limit": 40, "shards": 4, **change})
+
+
+def test_a_foreign_or_swapped_shard_is_recomputed_not_loaded(tmp_path):
+    """Issue, row 1: shard files replaced by another shard's or another dataset's, the
+    database removed, the command rerun: loaded without complaint, 489 archs missing."""
     out = tmp_path / "out"
-    common = ["--db", out / "t.duckdb", "--benchmark", bench]
+    build(_run(tmp_path))
+    build(_run(tmp_path, dataset="cifar100"))
+    c10 = sorted((out / "shards" / "cifar10").glob("*/shard-*"))
+    c100 = sorted((out / "shards" / "cifar100").glob("*/shard-*"))
+    c10[2].write_bytes(c10[1].read_bytes())  # a swapped shard
+    c10[3].write_bytes(c100[3].read_bytes())  # another dataset's shard
+    (out / "t.duckdb").unlink()
+    build(_run(tmp_path))
+    rows = stored(out / "t.duckdb")
+    assert set(rows["dataset"]) == {"cifar10"}
+    assert sorted(rows["arch_code"].unique()) == select_archs(limit=40) and len(rows) == 80
+    assert pq.read_table(c10[3]).column("dataset").unique().to_pylist() == ["cifar10"]
+
+
+def test_a_bit_flipped_shard_is_recomputed(tmp_path):
+    """Issue, row 2: single-bit flips changed batch_size 128 → 17592186044544 and the data
+    fingerprint, and the shard still counted as complete."""
+    out = tmp_path / "out"
+    build(_run(tmp_path))
+    files = shard_files(out)
+    first = files[0].read_bytes()
+    changed = 0
+    for bit in np.random.default_rng(7).choice(len(first) * 8, 40, replace=False):
+        data = bytearray(first)
+        data[bit // 8] ^= 1 << (bit % 8)
+        files[0].write_bytes(bytes(data))
+        shard = _run(tmp_path).requires()["shards"][0]
+        if not shard.complete():
+            changed += 1
+        elif files[0].read_bytes() != first:  # accepted: must read back the same rows
+            assert pq.read_table(files[0]).equals(pq.read_table(_write(tmp_path, first)))
+    assert changed >= 15
+    (out / "t.duckdb").unlink()
+    build(_run(tmp_path))
+    assert pq.read_table(files[0]).column("batch_size").unique().to_pylist() == [128]
+    assert len(stored(out / "t.duckdb")) == 80
+
+
+def _write(tmp_path, data: bytes) -> Path:
+    path = tmp_path / "original.parquet"
+    path.write_bytes(data)
+    return path
+
+
+def test_other_images_at_the_same_path_are_a_new_run(tmp_path):
+    """Issue, row 3: the same --data path with different images reused the old shards."""
+    images = tmp_path / "images.npz"
+    out = tmp_path / "out"
+
+    def run() -> ScoreAll:
+        return ScoreAll(db=str(out / "t.duckdb"), dataset="cifar10", proxies="naswot",
+                        data=str(images), batch_size=8, limit=2, shards=1)
+
+    write_images(images, seed=1)
+    build(run())
+    first = stored(out / "t.duckdb")
+    write_images(images, seed=2)  # same path, other pixels
+    build(run())
+    second = stored(out / "t.duckdb")
+    assert len(shard_files(out)) == 2 and len(second) == 4
+    assert second["data_fingerprint"].nunique() == 2
+    new = second[~second["data_fingerprint"].isin(first["data_fingerprint"])]
+    assert not np.allclose(np.sort(new["score"]), np.sort(first["score"]))
+
+
+def test_an_emptied_database_is_reloaded(tmp_path):
+    """Issue, row 4: the database replaced by an empty DuckDB file (markers kept): exit 0,
+    nothing loaded. Completeness is now the database's rows, not a marker."""
+    out = tmp_path / "out"
+    build(_run(tmp_path))
+    (out / "t.duckdb").unlink()
+    duckdb.connect(str(out / "t.duckdb")).close()
+    assert not _run(tmp_path).complete()
+    build(_run(tmp_path))
+    assert len(stored(out / "t.duckdb")) == 80
+    assert len(read_arch_scores(out / "t.duckdb", "cifar10")) == 40
+
+
+def test_a_db_path_with_url_characters_is_a_plain_path(tmp_path):
+    """Issue, row 5: --db 'x/a?b/tfnas.duckdb' wrote the database to x/a, shards to x/a?b."""
+    out = tmp_path / "x" / "a?b #%41"
+    build(ScoreAll(db=str(out / "tfnas.duckdb"), dataset="cifar10", proxies="params", limit=5,
+                   shards=2))
+    assert (out / "tfnas.duckdb").is_file() and len(shard_files(out)) == 2
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["a?b #%41"]
+    assert len(read_arch_scores(out / "tfnas.duckdb", "cifar10")) == 5
+
+
+def test_cli_as_typed_and_one_line_input_errors(tmp_path):
+    out = tmp_path / "out"
+    common = ["--db", out / "t.duckdb"]
     done = luigi_cli("ScoreAll", "--dataset", "cifar10", "--proxies", "params,flops",
-                     "--limit", 6, "--shards", 2, *common)
+                     "--limit", 6, "--shards", 2, *common, TORCH_HOME=str(tmp_path / "th"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "params        6     0" in done.stdout
     before = {f: f.stat().st_mtime_ns for f in shard_files(out)}
     assert len(before) == 2
-
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    broken = tmp_path / "broken.csv"
+    pd.read_csv(REPO.parent / "shared" / "data" / "nats_tss_accuracy.csv").head(100).to_csv(
+        broken, index=False) if (REPO.parent / "shared").is_dir() else broken.write_text(
+        "arch_index,arch_str\n0,x\n")
     cases = [
-        (["--dataset", "cifar1000"], "ValueError: unknown dataset 'cifar1000'; valid datasets"),
+        (["--dataset", "cifar1000"], "ValueError: --dataset: unknown dataset 'cifar1000'; "
+                                     "valid datasets"),
         (["--dataset", "cifar10", "--proxies", "naswot,snyflow", "--limit", 6],
-         "ValueError: unknown proxy snyflow; choose from naswot, synflow, params, flops"),
-        (["--dataset", "cifar10", "--proxies", "naswot", "--data", tmp_path / "missing"],
-         f"FileNotFoundError: data path {tmp_path / 'missing'} does not exist"),
+         "ValueError: --proxies: unknown proxy 'snyflow'; choose from "),
+        (["--dataset", "cifar10", "--limit", ""], "ValueError: --limit is empty; give a value"),
+        (["--dataset", "cifar10", "--proxies", ""], "ValueError: --proxies is empty"),
+        (["--dataset", "cifar10", "--limit", "0"], "ValueError: --limit must be an integer "
+                                                   "1..15625, got 0"),
+        (["--dataset", "cifar10", "--seeds", "9223372036854775808"],
+         "ValueError: --seeds must be an integer in 0..2147483647, got '9223372036854775808'"),
+        (["--dataset", "ImageNet16-120", "--proxies", "naswot", "--data", tmp_path / "missing"],
+         "FileNotFoundError: no ImageNet16/ in"),
         (["--dataset", "cifar10", "--proxies", "params", "--benchmark", tmp_path / "nope.csv",
-          "--db", tmp_path / "other" / "t.duckdb"], "FileNotFoundError: benchmark"),
+          "--db", tmp_path / "other" / "t.duckdb"], "FileNotFoundError: --benchmark"),
+        (["--dataset", "cifar10", "--proxies", "params", "--benchmark", broken,
+          "--db", tmp_path / "other" / "t.duckdb"], "ValueError: table "),
+        (["--dataset", "cifar10", "--proxies", "params", "--db", not_a_dir / "t.duckdb"],
+         f"PermissionError: --db: cannot write in {not_a_dir} ({not_a_dir} is not a folder)"),
     ]
     for args, message in cases:
-        failed = luigi_cli("ScoreAll", *common, *args)
+        failed = luigi_cli("ScoreAll", *common, *args, TORCH_HOME=str(tmp_path / "th"))
         lines = [line for line in failed.stderr.splitlines() if line.strip()]
-        assert failed.returncode == 40, failed.stderr[-2000:]
+        assert failed.returncode == 40, (args, failed.stderr[-2000:])
         assert len(lines) == 1 and lines[0].startswith("ERROR: " + message), lines
     assert {f: f.stat().st_mtime_ns for f in shard_files(out)} == before
-    assert not (tmp_path / "other").exists()
+    assert not (tmp_path / "other").exists() and not (tmp_path / "th").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway; the "
+                                              "not-a-folder case above covers the check")
+def test_a_read_only_output_folder_fails_before_scoring(tmp_path):
+    """Issue, row 7: every shard was scored, then a misleading luigi-tmp FileNotFoundError."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match="--db: cannot write in"):
+            ScoreAll(db=str(folder / "t.duckdb"), dataset="cifar10", proxies="params", limit=3)
+    finally:
+        folder.chmod(0o700)

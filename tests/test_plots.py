@@ -2,31 +2,32 @@
 
 import numpy as np
 import pytest
-import score_db
+from conftest import DATASETS
 from PIL import Image
 from scipy import stats
 
+from db.read import read_scores
 from tfnas.cli import main
-from tfnas.correlations import neg_inf_lowest
-from tfnas.plots import score_accuracy_figure, search_curves, search_figure
-from tfnas.reporting import load_scores, save_figure
-from tfnas.search import ScoreTable
+from tfnas.replay.correlations import neg_inf_lowest
+from tfnas.replay.files import save_figure
+from tfnas.replay.plots import score_accuracy_figure, search_curves, search_figure
+from tfnas.replay.search import ScoreTable
 
 
 @pytest.fixture(scope="module")
-def full_db(tmp_path_factory):
-    return score_db.cached(tmp_path_factory)
+def full_db(score_db):
+    return score_db()
 
 
 @pytest.fixture(scope="module")
 def scores(full_db):
-    return load_scores(full_db)[0]
+    return read_scores(full_db).frames
 
 
 def test_score_accuracy_figure_titles_carry_spearman(scores, tmp_path):
     figure = score_accuracy_figure(scores, "naswot")
     axes = figure.get_axes()
-    assert [ax.get_title().split(":")[0] for ax in axes] == list(score_db.DATASETS)
+    assert [ax.get_title().split(":")[0] for ax in axes] == list(DATASETS)
     for ax, frame in zip(axes, scores.values(), strict=True):
         rho = stats.spearmanr(neg_inf_lowest(frame["naswot"].to_numpy()),
                               frame["test_acc_12ep"]).statistic
@@ -79,6 +80,7 @@ def test_cli_writes_every_figure(full_db, tmp_path, capsys):
 
 def test_cli_rejects_an_unknown_accuracy(full_db, tmp_path, capsys):
     assert main(["plot", "--db", str(full_db), "--out", str(tmp_path), "--accuracy", "x"]) == 2
-    assert capsys.readouterr().err == ("tfnas: error: unknown accuracy column 'x'; choose from "
+    assert capsys.readouterr().err == ("tfnas: error: --accuracy: unknown accuracy column 'x'; "
+                                       "choose from "
                                        "test_acc_12ep, test_acc_200ep, valid_acc_12ep, "
                                        "valid_acc_200ep\n")

@@ -7,13 +7,18 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from conftest import metadata
 from scipy import stats
 
 import db
-from db.benchmark import TABLE_COLUMNS
-from db.load import write_shard
+from db.benchmark import TABLE_COLUMNS, nats_bench_index
+from db.read import read_arch_scores
+from db.shards import SHARD_SCHEMA, ShardTask, write_shard
+from db.sql_file import run_sql
 from tfnas.costs import arch_flops, arch_params
+from tfnas.datasets import DATASETS as SPECS
 from tfnas.space import Arch
 
 QUERIES = Path(__file__).resolve().parents[1] / "queries"
@@ -38,11 +43,14 @@ def database(tmp_path_factory):
     rng = np.random.default_rng(0)
     codes = np.sort(rng.choice(15625, size=N, replace=False))
     archs = [Arch.from_code(int(c)) for c in codes]
-    table = pd.DataFrame({"arch_index": rng.permutation(N) + 1000,
-                          "arch_str": [str(a) for a in archs]})
+    index = nats_bench_index()
+    table = pd.DataFrame({"arch_index": index.index, "arch_str": index.to_numpy()})
+    ours = table["arch_str"].map(lambda s: Arch.from_str(s).code).isin(codes).to_numpy()
     for column in TABLE_COLUMNS:
-        table[column] = np.round(rng.uniform(40, 90, N), 0)  # ~50 values: many ties
-        table.loc[rng.choice(N, 5, replace=False), column] = np.nan
+        values = np.round(rng.uniform(40, 90, N), 0)  # ~50 values: many ties
+        values[rng.choice(N, 5, replace=False)] = np.nan
+        table[column] = np.nan
+        table.loc[ours, column] = values
     table.to_csv(tmp / "table.csv", index=False)
     shards = []
     for dataset in DATASETS:
@@ -54,8 +62,9 @@ def database(tmp_path_factory):
             _shard(codes[:40], dataset, "naswot", rng.normal(1500, 30, 40), fingerprint="fp-b",
                    created_at=T0 + pd.Timedelta(days=1)),
             _shard(codes, dataset, "synflow", rng.normal(80, 5, N)),
-            _shard(codes, dataset, "params", [float(arch_params(a, dataset)) for a in archs]),
-            _shard(codes, dataset, "flops", [arch_flops(a, dataset) for a in archs]),
+            _shard(codes, dataset, "params",
+                   [float(arch_params(a, SPECS[dataset])) for a in archs]),
+            _shard(codes, dataset, "flops", [arch_flops(a, SPECS[dataset]) for a in archs]),
         ]
         for seed in (1, 2):
             scores = naswot + rng.normal(0, 3 * seed, N)
@@ -63,10 +72,17 @@ def database(tmp_path_factory):
             shards.append(_shard(codes[: 100 + 20 * seed], dataset, "naswot",
                                  scores[: 100 + 20 * seed], seed=seed, fingerprint=f"s{seed}"))
     path = tmp / "tfnas.duckdb"
-    engine = db.connect(path)
-    db.import_benchmark(engine, tmp / "table.csv")
-    db.load_shards(engine, [write_shard(s, tmp / f"{i}.parquet") for i, s in enumerate(shards)])
-    engine.dispose()
+    files = {}
+    for i, frame in enumerate(shards):
+        row = frame.iloc[0]
+        task = ShardTask(row.dataset, (row.proxy,), int(row.seed), 128, False,
+                         row.data_fingerprint, tuple(int(c) for c in frame["arch_code"]))
+        table = pa.Table.from_pandas(frame[SHARD_SCHEMA.names], schema=SHARD_SCHEMA,
+                                     preserve_index=False)
+        files[write_shard(table, task, tmp / f"{i}.parquet")] = task
+    with db.writing(path) as engine:
+        db.import_benchmark(engine, tmp / "table.csv")
+        db.load_shards(engine, files, *metadata(("naswot", "synflow", "params", "flops")))
     return path
 
 
@@ -81,22 +97,45 @@ def run_query(path, name, **variables):
 
 
 def views(path):
-    return {d: db.read_arch_scores(path, d) for d in DATASETS}
+    return {d: read_arch_scores(path, d) for d in DATASETS}
 
 
 ACCURACIES = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep", "valid_acc_200ep")
 PROXIES = ("naswot", "synflow", "params", "flops")
 
 
-def test_every_query_has_a_header_saying_what_it_returns():
+def test_every_query_has_a_header_and_names_no_proxy():
     files = sorted(QUERIES.glob("*.sql"))
-    assert [f.name for f in files] == ["correlations.sql", "proxy_agreement.sql",
-                                       "seed_variance.sql", "topk.sql"]
+    assert {"correlations.sql", "proxy_agreement.sql", "seed_variance.sql",
+            "topk.sql"} <= {f.name for f in files}
     for file in files:
         text = file.read_text()
         header = text[: text.index("\nWITH")]
         assert header.startswith(f"-- {file.name}") and "Returns" in header
         assert all(line.startswith("--") for line in header.splitlines())
+        assert f"Run: tfnas sql queries/{file.name}" in header
+        body = text[len(header):].lower()
+        for proxy in ("naswot", "synflow", "params", "flops"):
+            assert f"'{proxy}'" not in body and f" {proxy}," not in body, (file, proxy)
+
+
+def test_queries_run_through_tfnas_sql(database, tmp_path, capsys):
+    import io
+
+    out = io.StringIO()
+    assert run_sql(database, QUERIES / "topk.sql", csv=True, out=out) == 1
+    got = pd.read_csv(io.StringIO(out.getvalue()))
+    assert len(got) == len(DATASETS) * 4 * 10 and set(got["proxy"]) == {"naswot", "synflow",
+                                                                        "params", "flops"}
+    script = tmp_path / "two.sql"
+    script.write_text("SET VARIABLE topk = 2;\n-- a comment\n"
+                      + (QUERIES / "topk.sql").read_text())
+    out = io.StringIO()
+    assert run_sql(database, script, csv=True, out=out) == 2
+    assert len(pd.read_csv(io.StringIO(out.getvalue()))) == len(DATASETS) * 4 * 2
+    with pytest.raises(db.DatabaseError, match=r"two.sql, statement 1 of 1: .*read-only"):
+        script.write_text("DELETE FROM proxy_scores;")
+        run_sql(database, script)
 
 
 def test_correlations_match_scipy(database):

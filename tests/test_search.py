@@ -12,12 +12,12 @@ from math import comb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import synthetic_accuracy
 from scipy import stats
-from score_db import synthetic_accuracy
 
-from tfnas.search import ScoreTable, random_search, regularized_evolution, summarise_runs
-from tfnas.search.evolution import evolve, evolve_together, winner_probabilities
-from tfnas.search.random_search import floyd_sample
+from tfnas.replay.search import ScoreTable, random_search, regularized_evolution, summarise_runs
+from tfnas.replay.search.evolution import evolve, evolve_together, winner_probabilities
+from tfnas.replay.search.random_search import floyd_sample
 from tfnas.space import NUM_ARCHS, NUM_EDGES, OP_ID, OPS, Arch
 
 # --- fixtures --------------------------------------------------------------------------------
@@ -287,7 +287,9 @@ def test_search_time_counts_each_distinct_arch_once(table):
 
 def test_table_errors_say_what_to_run():
     data = frame(np.ones(NUM_ARCHS), np.ones(NUM_ARCHS))
-    with pytest.raises(ValueError, match="unknown proxy 'zen'; choose from naswot, synflow"):
+    with pytest.raises(ValueError, match=r"no zen scores for cifar10 in the database \(it has "
+                                         r"naswot\): run `luigi --module pipeline ScoreAll "
+                                         r"--dataset cifar10 --proxies zen` first"):
         ScoreTable.from_frame(data, "zen")
     with pytest.raises(ValueError, match="unknown accuracy column 'acc'"):
         ScoreTable.from_frame(data, "naswot", "acc")

@@ -1,17 +1,21 @@
-"""Tables I–V (tfnas.tables) and ``tfnas tables`` on small databases built with the db API."""
+"""Tables I–V (tfnas.replay.tables) and ``tfnas tables`` on small databases built with the
+db API (conftest.score_db)."""
 
 import numpy as np
 import pandas as pd
 import pytest
-import score_db
+from conftest import DATASETS
 
 import db
+from db.connection import DatabaseError
+from db.read import read_scores
 from tfnas.cli import main
-from tfnas.reporting import load_scores
-from tfnas.search import ScoreTable, random_search
-from tfnas.tables import (
+from tfnas.replay.search import ScoreTable, random_search
+from tfnas.replay.tables import (
+    CHUNK,
     MEASURES,
     TABLES,
+    Moments,
     render,
     table_1,
     table_2,
@@ -21,23 +25,21 @@ from tfnas.tables import (
     tables,
 )
 
-DATASETS = list(score_db.DATASETS)
-
 
 @pytest.fixture(scope="module")
-def full_db(tmp_path_factory):
-    return score_db.cached(tmp_path_factory)
+def full_db(score_db):
+    return score_db()
 
 
 @pytest.fixture(scope="module")
 def scores(full_db):
-    loaded, notes = load_scores(full_db)
-    assert notes == [] and list(loaded) == DATASETS
-    return loaded
+    loaded = read_scores(full_db)
+    assert loaded.notes == [] and list(loaded.frames) == list(DATASETS)
+    return loaded.frames
 
 
-def test_all_five_tables_have_their_rows_and_columns(scores, tmp_path):
-    result = tables(scores, runs=20, study=tmp_path / "no-study.csv")
+def test_all_five_tables_have_their_rows_and_columns(scores):
+    result = tables(scores, runs=20)
     assert list(result) == list(TABLES)
     for name, frame in result.items():
         search, proxy = TABLES[name]
@@ -53,25 +55,22 @@ def test_all_five_tables_have_their_rows_and_columns(scores, tmp_path):
             assert (frame[["cycles", "population", "tournament"]] == [1000, 64, 20]).all().all()
         assert frame[MEASURES[:4]].notna().all().all()
         assert frame.loc[frame["row"] == "chosen", MEASURES[4:]].notna().all().all()
-        assert frame.attrs["notes"] == [f"the study's numbers ({tmp_path / 'no-study.csv'}) "
-                                        "are absent: printing ours alone"]
+        assert frame.attrs["notes"] == []
 
 
 def test_tables_replayed_together_equal_each_table_alone(scores):
-    together = tables(scores, n=50, runs=4, study=None)
-    alone = {"I": table_1(scores, runs=4, study=None), "II": table_2(scores, 50, runs=4,
-                                                                       study=None),
-             "III": table_3(scores, 50, runs=4, study=None), "IV": table_4(scores, runs=4,
-                                                                          study=None),
-             "V": table_5(scores, runs=4, study=None)}
+    together = tables(scores, n=50, runs=4)
+    alone = {"I": table_1(scores, n=50, runs=4), "II": table_2(scores, n=50, runs=4),
+             "III": table_3(scores, n=50, runs=4), "IV": table_4(scores, runs=4),
+             "V": table_5(scores, runs=4)}
     for name, frame in alone.items():
         pd.testing.assert_frame_equal(together[name], frame)
 
 
 def test_study_numbers_sit_beside_ours_on_chosen_rows(scores, shared_data):
-    study = shared_data / "study_tables.csv"
-    result = {"I": table_1(scores, runs=5, study=study), "II": table_2(scores, runs=5,
-                                                                       study=study)}
+    result = {"I": table_1(scores, runs=5), "II": table_2(scores, runs=5)}
+    shipped = pd.read_csv(shared_data / "study_tables.csv")
+    pd.testing.assert_frame_equal(shipped, pd.read_csv("tfnas/data/study_tables.csv"))
     for frame in result.values():
         assert frame.loc[frame["row"] == "chosen", "study_accuracy_mean"].notna().all()
         assert frame.loc[frame["row"] != "chosen", "study_accuracy_mean"].isna().all()
@@ -84,7 +83,7 @@ def test_study_numbers_sit_beside_ours_on_chosen_rows(scores, shared_data):
 
 def test_cells_are_the_searches_they_describe(scores):
     """Chosen / optimal / population rows agree with a direct search on the same arrays."""
-    frame = table_2(scores, runs=200, study=None).set_index(["dataset", "row"])
+    frame = table_2(scores, runs=200).set_index(["dataset", "row"])
     lookup = ScoreTable.from_frame(scores["cifar100"], "naswot")
     runs = random_search(lookup, 100, 200, np.random.default_rng([0, 1, 1, 100]))
     chosen = frame.loc[("cifar100", "chosen")]
@@ -104,23 +103,34 @@ def test_cells_are_the_searches_they_describe(scores):
 
 
 def test_tables_are_seeded_and_evolution_beats_random_sampling(scores):
-    a = table_4(scores, runs=10, study=None)
-    pd.testing.assert_frame_equal(a, table_4(scores, runs=10, study=None))
-    assert not a.equals(table_4(scores, runs=10, seed=1, study=None))
+    a = table_4(scores, runs=10)
+    pd.testing.assert_frame_equal(a, table_4(scores, runs=10))
+    assert not a.equals(table_4(scores, runs=10, seed=1))
     # REA's population concentrates on good architectures; random sampling's does not
     rea = a.set_index(["dataset", "row"])["accuracy_mean"]
     space = scores["cifar10"]["test_acc_12ep"].mean()
     assert rea[("cifar10", "population")] > space + 5
 
 
-def test_markdown_puts_ours_beside_the_study(scores, shared_data):
-    text = render(table_1(scores, runs=5, study=shared_data / "study_tables.csv"))
-    lines = text.splitlines()
-    assert lines[0].startswith("### Table I: naswot, random search, N = 10, 100, 1000; 5 runs")
-    assert lines[2].startswith("| dataset | N | row | accuracy (ours) | accuracy (study) |")
-    cifar10_100 = next(line for line in lines if line.startswith("| cifar10 | 100 | chosen |"))
-    assert "| 68.72 ± 12.80 |" in cifar10_100 and "| 1753.81 ± 118.31 |" in cifar10_100
-    assert len([line for line in lines if line.startswith("| ")]) == 2 + 27  # header, rule
+def test_markdown_puts_ours_beside_the_study_only_for_the_same_quantity(scores):
+    # Table II's study numbers are 12-epoch accuracy: beside our test_acc_12ep
+    lines = render(table_2(scores, runs=5)).splitlines()
+    assert lines[0].startswith("### Table II: naswot, random search, N = 100; 5 runs")
+    assert lines[2].startswith("| dataset | row | accuracy (ours) | accuracy (study) |")
+    cifar100 = next(line for line in lines if line.startswith("| cifar100 | chosen |"))
+    assert "| 1738.57 ± " in cifar100
+    assert "Study: 12-epoch (split unstated) accuracy" in lines[-1]
+    # Table I's are 12-epoch VALIDATION accuracy: not beside test_acc_12ep, printed apart
+    text = render(table_1(scores, runs=5))
+    header = text.splitlines()[2]
+    assert header.startswith("| dataset | N | row | accuracy | score | time s |")
+    assert "(study)" not in header
+    assert "The study's Table I measures 12-epoch validation accuracy, not test_acc_12ep" in text
+    apart = text.split("not beside ours")[1]
+    assert "| cifar10 | 100 | 68.72 ± 12.80 | 1753.81 ± 118.31 |" in apart
+    # and 200-epoch accuracy is never beside the study's 12-epoch numbers
+    text = render(table_2(scores, runs=5, accuracy="test_acc_200ep"))
+    assert "(study)" not in text.splitlines()[2] and "not test_acc_200ep" in text
 
 
 def test_bad_arguments_are_one_line_errors(scores):
@@ -128,19 +138,56 @@ def test_bad_arguments_are_one_line_errors(scores):
         tables(scores, accuracy="test_acc")
     with pytest.raises(ValueError, match="--n must be in 1..15625"):
         tables(scores, n=20_000)
-    with pytest.raises(ValueError, match="--runs must be at least 1"):
+    with pytest.raises(ValueError, match=r"--runs must be an integer in 1..100,000, got 0"):
         tables(scores, runs=0)
+    with pytest.raises(ValueError, match=r"--runs must be an integer in 1..100,000, got "
+                                         r"10000000 \(runs are replayed 2,000 at a time"):
+        tables(scores, runs=10_000_000)
 
 
-def test_partly_scored_database_skips_with_notes(tmp_path_factory):
+def test_runs_are_chunked_and_combine_exactly(scores):
+    """R ≤ CHUNK is one replay; R > CHUNK replays chunks whose moments merge exactly."""
+    lookup = ScoreTable.from_frame(scores["cifar10"], "naswot")
+    values = np.random.default_rng(3).normal(size=1001)
+    merged = Moments.of(values[:400]) + Moments.of(values[400:]) + Moments()
+    assert merged.mean_std == pytest.approx((values.mean(), values.std(ddof=0)))
+    groups = [np.array([0.5, 1.0, 1.5]), np.array([3.0, 5.0])]
+    pooled = Moments.pooled([len(g) for g in groups], [g.mean() for g in groups],
+                            [g.std() for g in groups])
+    sample = np.concatenate(groups)
+    assert pooled.mean_std == pytest.approx((sample.mean(), sample.std(ddof=0)))
+    runs = CHUNK + 7
+    frame = table_2(scores, runs=runs, n=10).set_index(["dataset", "row"])
+    rng = np.random.default_rng([0, 1, 0, 10])
+    direct = pd.concat([random_search(lookup, 10, CHUNK, rng), random_search(lookup, 10, 7, rng)])
+    chosen = frame.loc[("cifar10", "chosen")]
+    assert chosen["accuracy_mean"] == pytest.approx(direct["accuracy"].mean())
+    assert chosen["accuracy_std"] == pytest.approx(direct["accuracy"].std(ddof=0))
+    assert frame.loc[("cifar10", "chosen")].name == ("cifar10", "chosen")
+
+
+def test_any_stored_proxy_gets_its_search_tables(scores):
+    result = tables(scores, runs=5, proxies=["params"])
+    assert list(result) == ["random params", "REA params"]
+    random = result["random params"]
+    assert sorted(random["n"].unique()) == [10, 100, 1000] and (random["proxy"] == "params").all()
+    assert random["study_accuracy_mean"].isna().all()
+    text = render(random)
+    assert text.startswith("### Search: params, random search, N = 10, 100, 1000; 5 runs")
+    with pytest.raises(ValueError, match="no table could be computed: cifar10: no zico scores"):
+        tables(scores, runs=5, proxies=["zico"])
+
+
+def test_partly_scored_database_skips_with_notes(score_db):
     codes = np.random.default_rng(0).choice(15625, 500, replace=False)
-    path = score_db.cached(tmp_path_factory, datasets=["cifar10"], codes=np.sort(codes))
-    scores, notes = load_scores(path)
+    path = score_db(datasets=["cifar10"], codes=np.sort(codes))
+    loaded = read_scores(path)
+    scores, notes = loaded.frames, loaded.notes
     assert list(scores) == ["cifar10"]
     for note, dataset in zip(notes, ("cifar100", "ImageNet16-120"), strict=True):
-        assert note.startswith(f"skipped {dataset}: ")
+        assert note.startswith(f"{path} has no scores for {dataset}; score it with")
         assert f"luigi --module pipeline ScoreAll --dataset {dataset}" in note
-    result = tables(scores, runs=5, study=None)
+    result = tables(scores, runs=5)
     assert sorted(result["I"]["n"].unique()) == [10, 100]  # N = 1000 > 500 scored
     assert any("N=1000 but cifar10 has 500 naswot-scored" in n for n in result["I"].attrs["notes"])
     for name in ("IV", "V"):
@@ -148,39 +195,60 @@ def test_partly_scored_database_skips_with_notes(tmp_path_factory):
         assert "only 500 of 15625 architectures of cifar10" in result[name].attrs["notes"][0]
 
 
-def test_database_without_naswot_or_synflow_is_an_error(tmp_path_factory):
-    path = score_db.cached(tmp_path_factory, datasets=["cifar10"], proxies=["params", "flops"],
-                           codes=np.arange(300), accuracies=False)
-    scores, _ = load_scores(path)
-    with pytest.raises(ValueError, match=r"^no table could be computed: Table I, cifar10 "
-                                         r"skipped: no naswot scores for cifar10 .*luigi"):
+def test_database_without_naswot_or_synflow_is_an_error(score_db):
+    path = score_db(datasets=["cifar10"], proxies=["params", "flops"], codes=np.arange(300),
+                    accuracies=False)
+    scores = read_scores(path).frames
+    with pytest.raises(ValueError, match=r"^no table could be computed: cifar10: no naswot "
+                                         r"scores for cifar10 in the database \(it has flops, "
+                                         r"params\).*luigi"):
         tables(scores, runs=5)
 
 
 def test_empty_database_says_what_to_run(tmp_path):
-    engine = db.connect(tmp_path / "empty.duckdb")
-    db.create_schema(engine)
-    engine.dispose()
-    with pytest.raises(ValueError, match=r"no proxy scores for cifar10 yet; run `luigi "):
-        load_scores(tmp_path / "empty.duckdb")
+    with db.writing(tmp_path / "empty.duckdb") as engine:
+        db.create_schema(engine)
+    with pytest.raises(DatabaseError, match=r"has no scores for cifar10; score it with `luigi "
+                                            r"--module pipeline ScoreAll --dataset cifar10` or "
+                                            r"run `tfnas db init --db "):
+        read_scores(tmp_path / "empty.duckdb")
 
 
 def test_cli_prints_markdown_and_writes_csv(full_db, tmp_path, capsys):
     assert main(["tables", "--db", str(full_db), "--runs", "4", "--n", "50",
                  "--out", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
+    assert out.startswith("# scores: seed 0, batch 128, no augmentation")
     assert out.count("### Table ") == 5 and "N = 50;" in out
     for name in TABLES:
         written = pd.read_csv(tmp_path / f"table_{name}.csv")
         assert list(written["row"].unique()) == ["chosen", "optimal", "population"]
         assert (written["runs"] == 4).all()
-    assert f"note: wrote {tmp_path / 'table_V.csv'}" in err
+    assert err.splitlines() == [f"note: wrote 5 CSV files to {tmp_path}"]
+
+
+def test_cli_groups_skip_notes_into_one_line_per_table(score_db, tmp_path, capsys):
+    path = score_db(datasets=["cifar10"], codes=np.arange(0, 15625, 25))
+    assert main(["tables", "--db", str(path), "--runs", "3", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert sum(line.startswith("note: skipped: ") for line in err) == 2  # cifar100, ImageNet16
+    for name in ("I", "IV", "V"):
+        assert sum(line.startswith(f"note: Table {name}: skipped ") for line in err) == 1
+    assert len(err) == 2 + 3 + 1  # datasets, tables I/IV/V, the CSV line
 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--accuracy", "top1"], "unknown accuracy column 'top1'"),
-    (["--n", "0"], "--n must be in 1..15625"),
-    (["--db", "nowhere.duckdb"], "no tfnas database at nowhere.duckdb"),
+    (["--n", "0"], "argument --n: must be a positive integer, got '0'"),
+    (["--n", "20000"], "--n must be in 1..15625"),
+    (["--db", "nowhere.duckdb"], "no tfnas database at nowhere.duckdb; create one with "
+                                 "`tfnas db init --db nowhere.duckdb`"),
+    (["--runs", "300000"], "--runs must be an integer in 1..100,000, got 300000"),
+    (["--proxies", "zico"], "--proxies: 'zico' has no scores in"),
+    (["--seed", "-1"], "argument --seed: must be an integer in 0..2147483647, got '-1'"),
+    (["--batch-size", "96"], "has no cifar10 scores for seed 0, batch 96, no augmentation; "
+                             "it holds seed 0, batch 128, no augmentation, images test: "
+                             "flops,naswot,params,synflow (15625 archs)"),
 ])
 def test_cli_errors_are_one_line(full_db, tmp_path, capsys, argv, message):
     argv = ["tables", "--db", str(full_db), "--out", str(tmp_path), *argv]

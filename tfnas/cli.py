@@ -1,7 +1,19 @@
 """The ``tfnas`` command line: one subcommand = one ``add_parser`` block + one ``cmd_*`` handler.
 
-User errors (bad architecture string, unknown dataset, missing or corrupt data, bad arguments)
-print one line ``tfnas: error: ...`` to stderr and exit with status 2, never a traceback.
+    tfnas score          score architectures with registered proxies
+    tfnas db init        a complete database from the scores shipped with tfnas
+    tfnas tables         Tables I–V (or any proxy's search tables) replayed from the database
+    tfnas correlations   every stored proxy against every accuracy column
+    tfnas plot           figures
+    tfnas sql FILE       a .sql file (or stdin) through tfnas's DuckDB, read-only
+
+``--seed``, ``--batch-size``, ``--augment`` and ``--fingerprint`` always mean the scoring
+configuration (:mod:`tfnas.config`): what ``score`` computes and which stored scores the
+reports read. The replays' own randomness is ``--search-seed`` / ``--bootstrap-seed``.
+
+User errors (bad architecture string, unknown dataset, missing or corrupt data or database,
+bad arguments) print one line ``tfnas: error: ...`` to stderr and exit with status 2, never a
+traceback. Reports import neither torch nor SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -13,11 +25,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tfnas.datasets import DATASETS, dataset_spec, default_data_root, sample_batch
-from tfnas.proxy_names import PROXIES
-from tfnas.space import Arch, parse_arch
+from tfnas.config import (
+    DEFAULT,
+    DEFAULT_BATCH_SIZE,
+    SEED_MAX,
+    STUDY_PROXIES,
+    ScoringConfig,
+    as_integer,
+    check_seed,
+)
+from tfnas.datasets import DATASETS, dataset_spec, default_data_root
+from tfnas.messages import shorten
 
 EXIT_USAGE = 2
+DEFAULT_DB = Path("out/tfnas.duckdb")
 
 
 class UsageError(Exception):
@@ -29,26 +50,36 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} -h')")
 
 
+# argparse reports a type's error as "argument --flag: <message>".
+
+def _seed(text: str) -> int:
+    try:
+        return check_seed(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer in 0..{SEED_MAX}, got "
+                                         f"{shorten(text)}") from None
+
+
+def _positive(text: str) -> int:
+    number = as_integer(text)
+    if number is None or number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {shorten(text)}")
+    return number
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not text.strip() or not all(names):
+        raise argparse.ArgumentTypeError(f"needs a comma list of proxy names, got "
+                                         f"{shorten(text)}")
+    return names
+
+
+def config_of(args: argparse.Namespace) -> ScoringConfig:
+    return ScoringConfig(args.seed, args.batch_size, args.augment, args.fingerprint)
+
+
 # --- tfnas score ----------------------------------------------------------------------------
-
-def read_archs(archs: Sequence[str], archs_file: Path | None) -> list[Arch]:
-    """``--arch`` strings, then the lines of ``--archs-file`` (blank lines and ``#`` skipped)."""
-    parsed = [parse_arch(text) for text in archs]
-    if archs_file is not None:
-        try:
-            lines = archs_file.read_text().splitlines()
-        except OSError as err:
-            raise UsageError(f"cannot read --archs-file {archs_file}: {err.strerror}") from None
-        for number, line in enumerate(lines, start=1):
-            if line.strip() and not line.lstrip().startswith("#"):
-                try:
-                    parsed.append(parse_arch(line.strip()))
-                except ValueError as err:
-                    raise ValueError(f"{archs_file}:{number}: {err}") from None
-    if not parsed:
-        raise UsageError("no architecture given; pass --arch 'ARCH' or --archs-file FILE")
-    return parsed
-
 
 def json_number(value: float) -> float | str:
     """Finite floats as they are; ±inf (and NaN) as the strings "-inf"/"inf"/"nan", because
@@ -56,48 +87,74 @@ def json_number(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
 
-def score_record(arch: Arch, scores: dict) -> dict:
-    """One ``--json`` line: arch, naswot, synflow, params, flops, seconds{proxy: s}."""
+def score_record(arch: object, scores: dict) -> dict:
+    """One ``--json`` line: arch, one key per proxy, seconds{proxy: s}."""
     record: dict = {"arch": str(arch)}
     for proxy, result in scores.items():
-        record[proxy] = int(result.score) if proxy == "params" else json_number(result.score)
+        record[proxy] = json_number(result.score)
     record["seconds"] = {proxy: result.seconds for proxy, result in scores.items()}
     return record
 
 
-_TABLE = "{:>10} {:>10} {:>10} {:>9}  {:>8} {:>9} {:>8} {:>8}  {}"
-_HEADER = _TABLE.format("naswot", "synflow", "params", "MFLOPs",
-                        "naswot_s", "synflow_s", "params_s", "flops_s", "arch")
+def _cell(value: float) -> str:
+    """Whole numbers (parameter counts) exactly, with thousands separators; others to six
+    significant digits; -inf as -inf."""
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:.6g}"
 
 
-def table_row(arch: Arch, scores: dict) -> str:
-    s = {proxy: result.score for proxy, result in scores.items()}
-    t = [f"{scores[p].seconds:.4f}" for p in ("naswot", "synflow", "params", "flops")]
-    return _TABLE.format(f"{s['naswot']:.3f}", f"{s['synflow']:.3f}", f"{int(s['params']):,}",
-                         f"{s['flops']:.3f}", *t, arch)
+def table_row(arch: object, scores: dict) -> str:
+    cells = [f"{_cell(result.score):>12}" for result in scores.values()]
+    cells += [f"{result.seconds:>9.4f}" for result in scores.values()]
+    return " ".join(cells) + f"  {arch}"
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     import torch  # torch (~2 s to import) only for the command that runs networks
     from tqdm import tqdm
 
-    from tfnas.scoring import score_arch
+    from tfnas import proxies
+    from tfnas.datasets import sample_batch
+    from tfnas.proxies import IMAGES, ScoringRun
+    from tfnas.scoring import check_run, score_arch
+    from tfnas.space import parse_arch, read_archs_file
 
-    archs = read_archs(args.arch, args.archs_file)
+    names = proxies.check_proxies(args.proxies or STUDY_PROXIES)
+    archs = [parse_arch(text) for text in args.arch]
+    if args.archs_file is not None:
+        archs += read_archs_file(args.archs_file)
+    if not archs:
+        raise UsageError("no architecture given; pass --arch 'ARCH' or --archs-file FILE")
     spec = dataset_spec(args.dataset)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: torch sees no CUDA device; use --device cpu")
-    batch = sample_batch(spec.name, args.data, batch_size=args.batch_size, seed=args.seed)
+    config = ScoringConfig(args.seed, args.batch_size, args.augment)
+    reads = any(IMAGES in proxies.get(name).reads for name in names)
+    batch = sample_batch(spec, args.data, config) if reads else None
+    run = ScoringRun(spec, args.seed, args.device, batch)
+    check_run(run, names)
     if not args.json:
-        print(f"# {spec.name}: {args.batch_size} training images from {args.data} "
-              f"(fingerprint {batch.fingerprint}), seed {args.seed}, device {args.device}")
-        print(_HEADER)
+        images = (f"{args.batch_size} training images from {args.data} (fingerprint "
+                  f"{batch.fingerprint})" if batch is not None else "no images")
+        print(f"# {spec.name}: {images}, seed {args.seed}, device {args.device}")
+        print(" ".join([f"{name:>12}" for name in names] + [f"{name[:7] + '_s':>9}"
+                                                            for name in names]) + "  arch")
     for arch in tqdm(archs, desc="scoring", unit="arch", disable=None, leave=False):
-        scores = score_arch(arch, spec.name, batch.images, PROXIES, seed=args.seed,
-                            device=args.device)
+        scores = score_arch(arch, run, names)
         line = (json.dumps(score_record(arch, scores), allow_nan=False) if args.json
                 else table_row(arch, scores))
         tqdm.write(line, file=sys.stdout)
+    return 0
+
+
+# --- tfnas db init --------------------------------------------------------------------------
+
+def cmd_db_init(args: argparse.Namespace) -> int:
+    from db.bundle import init_database
+
+    summary = init_database(args.db)
+    print(summary)
     return 0
 
 
@@ -107,47 +164,66 @@ def _note(text: str) -> None:
     print(f"note: {' '.join(str(text).split())}", file=sys.stderr)
 
 
-def cmd_tables(args: argparse.Namespace) -> int:
-    from tfnas.reporting import load_scores, write_csv
-    from tfnas.tables import render, tables
+def _read(args: argparse.Namespace):
+    from db.read import read_scores
 
-    scores, notes = load_scores(args.db)
-    result = tables(scores, n=args.n, runs=args.runs, accuracy=args.accuracy, seed=args.seed)
-    for note in notes:
-        _note(note)
+    scores = read_scores(args.db, config_of(args), proxies=args.proxies)
+    for note in scores.notes:
+        _note(f"skipped: {note}")
+    return scores
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from tfnas.replay.files import write_csv
+    from tfnas.replay.tables import render, tables
+
+    scores = _read(args)
+    result = tables(scores.frames, n=args.n, runs=args.runs, accuracy=args.accuracy,
+                    seed=args.search_seed, proxies=args.proxies)
+    print(f"# scores: {scores.config.describe()}\n")
+    written = []
     for name, frame in result.items():
-        for note in frame.attrs["notes"]:
-            _note(note)
+        if frame.attrs["notes"]:
+            _note(f"{'Table ' + name if ' ' not in name else name}: skipped "
+                  f"{len(frame.attrs['notes'])} dataset(s): " + " | ".join(frame.attrs["notes"]))
         if not frame.empty:
             print(render(frame) + "\n")
-            _note(f"wrote {write_csv(frame, args.out / f'table_{name}.csv')}")
+            written.append(write_csv(frame, args.out / f"table_{name.replace(' ', '_')}.csv"))
+    _note(f"wrote {len(written)} CSV files to {args.out}")
     return 0
 
 
 def cmd_correlations(args: argparse.Namespace) -> int:
-    from tfnas.correlations import correlation_table, render, seed_spread
-    from tfnas.reporting import load_scores, load_seed_scores, write_csv
+    from db.read import read_published, read_seed_scores
+    from tfnas.replay.correlations import correlation_table, render, seed_spread
+    from tfnas.replay.files import write_csv
 
-    scores, notes = load_scores(args.db)
-    for note in notes:
-        _note(note)
-    table = correlation_table(scores, seed=args.seed)
-    spread = seed_spread(load_seed_scores(args.db), scores)
+    scores = _read(args)
+    published = read_published(args.db)
+    table = correlation_table(scores.frames, proxies=args.proxies, seed=args.bootstrap_seed,
+                              published=published)
+    spread = seed_spread(read_seed_scores(args.db, config_of(args)), scores.frames)
     table = table.merge(spread, on=["dataset", "proxy", "accuracy"], how="left")
-    print(render(table))
+    print(f"# scores: {scores.config.describe()}\n")
+    print(render(table, published))
     _note(f"wrote {write_csv(table, args.out / 'correlations.csv')}")
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from tfnas.plots import score_accuracy_figure, search_curves, search_figure
-    from tfnas.reporting import load_scores, save_figure
-    from tfnas.search import ScoreTable
+    from tfnas.replay.files import save_figure
+    from tfnas.replay.plots import score_accuracy_figure, search_curves, search_figure
+    from tfnas.replay.search import ScoreTable
+    from tfnas.replay.search.arrays import stored_proxies
 
-    scores, notes = load_scores(args.db)
-    curves = {}
-    for proxy in PROXIES:
-        scored = {name: frame for name, frame in scores.items() if frame[proxy].notna().any()}
+    scores = _read(args)
+    frames = scores.frames
+    names = args.proxies or [p for p in STUDY_PROXIES
+                             if any(p in stored_proxies(f) for f in frames.values())]
+    notes, curves = [], {}
+    for proxy in names:
+        scored = {name: frame for name, frame in frames.items()
+                  if proxy in frame.columns and frame[proxy].notna().any()}
         if not scored:
             notes.append(f"no {proxy} scores: no figure for {proxy}")
             continue
@@ -159,82 +235,146 @@ def cmd_plot(args: argparse.Namespace) -> int:
             except ValueError as err:
                 notes.append(f"search figure, {proxy} on {dataset}: {err}")
                 continue
-            curves[proxy, dataset] = search_curves(table, runs=100)
+            curves[proxy, dataset] = search_curves(table, runs=100, seed=args.search_seed)
             if not table.complete:
                 notes.append(f"search figure, {proxy} on {dataset}: no regularized evolution, "
                              f"only {len(table.scored)} architectures are scored")
-    for note in notes:
-        _note(note)
+    if notes:
+        _note(f"{len(notes)} panel(s) left out: " + " | ".join(notes))
     if curves:
         _note(f"wrote {save_figure(search_figure(curves), args.out / 'search_time.png')}")
     return 0
 
 
+# --- tfnas sql ------------------------------------------------------------------------------
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from db.sql_file import run_sql
+
+    text = sys.stdin.read() if str(args.file) == "-" else None
+    run_sql(args.db, args.file, text=text, csv=args.csv, out=sys.stdout)
+    return 0
+
+
 # --- the parser -----------------------------------------------------------------------------
+
+def _add_config(parser: argparse.ArgumentParser, reading: bool) -> None:
+    what = "of the stored scores to read" if reading else "to score with"
+    parser.add_argument("--seed", type=_seed, default=DEFAULT.seed,
+                        help=f"seed of the weights and of the batch {what} (default 0)")
+    parser.add_argument("--batch-size", type=_positive,
+                        default=DEFAULT_BATCH_SIZE, help=f"images in the batch {what} "
+                                                         "(default 128)")
+    parser.add_argument("--augment", action="store_true",
+                        help=f"the batch drawn with NATS-Bench's augmentation ({what})")
+    if reading:
+        parser.add_argument("--fingerprint", default=None,
+                            help="fingerprint of the images (default: per dataset and proxy "
+                                 "the images covering the most architectures)")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tfnas", description="Training-free NAS proxies on NATS-Bench TSS.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     score = commands.add_parser(
-        "score", help="score architectures with naswot, synflow, params and flops",
+        "score", help="score architectures with registered proxies",
         description="Score architectures on one seeded training batch. Higher is better for "
-                    "every score; -inf marks a singular NASWOT kernel or a zero synflow.")
+                    "every score; -inf marks a degenerate case (e.g. a singular NASWOT kernel).")
     score.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}")
     score.add_argument("--data", type=Path, default=default_data_root(),
                        help="dataset root (holding cifar-10-batches-py/, cifar-100-python/ or "
-                            "ImageNet16/), that subfolder, or an .npz with x and y "
-                            "(default: %(default)s)")
+                            "ImageNet16/; CIFAR is downloaded into it if missing), that "
+                            "subfolder, or an .npz with x and y (default: %(default)s)")
     score.add_argument("--arch", action="append", default=[], metavar="ARCH",
                        help="NATS-Bench architecture string; repeat for several")
     score.add_argument("--archs-file", type=Path, metavar="FILE",
-                       help="file with one architecture string per line")
-    score.add_argument("--seed", type=int, default=0, help="batch and weight seed (default 0)")
-    score.add_argument("--batch-size", type=int, default=128, help="images (default 128)")
+                       help="file with one architecture string per line (# comments)")
+    score.add_argument("--proxies", type=_names, default=None,
+                       help=f"comma list of proxies (default {','.join(STUDY_PROXIES)})")
+    _add_config(score, reading=False)
     score.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     score.add_argument("--json", action="store_true",
-                       help="one JSON object per architecture per line: arch, naswot, synflow, "
-                            "params, flops, seconds {proxy: seconds}; -inf is written \"-inf\"")
+                       help="one JSON object per architecture per line: arch, one key per "
+                            "proxy, seconds {proxy: seconds}; -inf is written \"-inf\"")
     score.set_defaults(handler=cmd_score)
 
+    database = commands.add_parser("db", help="database commands: init")
+    db_commands = database.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    init = db_commands.add_parser(
+        "init", help="build a complete database from the scores shipped with tfnas",
+        description="Architectures, the embedded NATS-Bench accuracies, costs and every "
+                    "score shipped with tfnas into --db, in seconds, without torch; "
+                    "idempotent (running it again adds nothing).")
+    init.add_argument("--db", type=Path, default=DEFAULT_DB,
+                      help="tfnas DuckDB file (created; default: %(default)s)")
+    init.set_defaults(handler=cmd_db_init)
+
     db_help = "tfnas DuckDB file (default: %(default)s)"
-    accuracy_help = ("accuracy column of arch_scores: test_acc_12ep (the study's), "
-                     "test_acc_200ep, valid_acc_12ep, valid_acc_200ep (default: %(default)s)")
+    accuracy_help = ("accuracy column: test_acc_12ep (the study's schedule), test_acc_200ep, "
+                     "valid_acc_12ep, valid_acc_200ep (default: %(default)s)")
+    proxies_help = "comma list of stored proxies (default: {})"
     tables = commands.add_parser(
-        "tables", help="Tables I-V of the study: random search and REA with naswot / synflow",
+        "tables", help="Tables I-V of the study: random search and REA, replayed",
         description="Replay random search and regularized evolution against the database for "
-                    "every scored dataset and print Tables I-V as Markdown beside the study's "
-                    "numbers; CSV files go to --out.")
-    tables.add_argument("--db", type=Path, default=Path("out/tfnas.duckdb"), help=db_help)
-    tables.add_argument("--runs", type=int, default=500, help="runs per cell (default 500)")
+                    "every scored dataset and print Tables I-V as Markdown (the study's "
+                    "numbers beside ours where they are the same quantity); with --proxies, "
+                    "each proxy's random-search (N = 10, 100, 1000) and REA tables. CSV files "
+                    "go to --out.")
+    tables.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    tables.add_argument("--proxies", type=_names, default=None,
+                        help=proxies_help.format("the study's Tables I-V with naswot and "
+                                                 "synflow"))
+    tables.add_argument("--runs", type=_positive, default=500,
+                        help="runs per cell (default 500)")
     tables.add_argument("--accuracy", default="test_acc_12ep", help=accuracy_help)
-    tables.add_argument("--n", type=int, default=100,
+    tables.add_argument("--n", type=_positive, default=100,
                         help="random-search sample size of Tables II and III (default 100)")
     tables.add_argument("--out", type=Path, default=Path("out/tables"),
-                        help="folder for table_I.csv ... table_V.csv (default: %(default)s)")
-    tables.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
+                        help="folder for the CSV files (default: %(default)s)")
+    tables.add_argument("--search-seed", type=_seed, default=0,
+                        help="seed of the replayed searches (default 0)")
+    _add_config(tables, reading=True)
     tables.set_defaults(handler=cmd_tables)
 
     correlations = commands.add_parser(
         "correlations", help="Pearson, Spearman, Kendall and top-k precision of every proxy",
-        description="Correlation of every proxy with every accuracy column per dataset, with "
-                    "95% bootstrap intervals and published values; spread over seeds where "
-                    "several were scored.")
-    correlations.add_argument("--db", type=Path, default=Path("out/tfnas.duckdb"), help=db_help)
+        description="Correlation of every stored proxy with every accuracy column per "
+                    "dataset, with 95% bootstrap percentile intervals and published values; "
+                    "spread over seeds where several were scored.")
+    correlations.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    correlations.add_argument("--proxies", type=_names, default=None,
+                              help=proxies_help.format("every stored proxy"))
     correlations.add_argument("--out", type=Path, default=Path("out/correlations"),
                               help="folder for correlations.csv (default: %(default)s)")
-    correlations.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    correlations.add_argument("--bootstrap-seed", type=_seed, default=0,
+                              help="seed of the bootstrap resamples (default 0)")
+    _add_config(correlations, reading=True)
     correlations.set_defaults(handler=cmd_correlations)
 
     plot = commands.add_parser(
         "plot", help="figures: score vs accuracy (Fig. 3) and search accuracy vs time",
         description="PNG figures: fig3_<proxy>.png (score against accuracy per dataset) and "
                     "search_time.png (random search vs regularized evolution).")
-    plot.add_argument("--db", type=Path, default=Path("out/tfnas.duckdb"), help=db_help)
+    plot.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    plot.add_argument("--proxies", type=_names, default=None,
+                      help=proxies_help.format("the study's proxies that are stored"))
     plot.add_argument("--out", type=Path, default=Path("out/figures"),
                       help="folder for the PNG files (default: %(default)s)")
     plot.add_argument("--accuracy", default="test_acc_12ep", help=accuracy_help)
+    plot.add_argument("--search-seed", type=_seed, default=0,
+                      help="seed of the replayed searches (default 0)")
+    _add_config(plot, reading=True)
     plot.set_defaults(handler=cmd_plot)
+
+    sql = commands.add_parser(
+        "sql", help="run a .sql file (or - for stdin) against the database, read-only",
+        description="Run the statements of a .sql file through the DuckDB tfnas uses, "
+                    "read-only, and print the result of each statement that returns rows.")
+    sql.add_argument("file", type=Path, help="the .sql file, or - to read stdin")
+    sql.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    sql.set_defaults(handler=cmd_sql)
 
     return parser
 

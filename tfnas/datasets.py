@@ -20,7 +20,15 @@ of the ImageNet16 sample), since the proxies ignore labels.
 The proxy batch (Mellor et al. 2021, NASWOT): one batch per (dataset, seed), shared by every
 architecture, drawn from the training split with ``numpy.random.default_rng(seed).choice``
 *without* replacement (a repeated image makes NASWOT's kernel singular), no augmentation by
-default, normalised with NATS-Bench's per-dataset mean/std.
+default, normalised with NATS-Bench's per-dataset mean/std. The batch carries the images'
+labels for the proxies that read them (an ``.npz`` whose labels are not the dataset's classes
+gives those proxies a one-line error).
+
+Trusted files. The official pickles are read with a restricted unpickler that admits only the
+globals NumPy's array reconstruction needs; a pickle naming any other global (e.g. a payload
+calling ``os.system``) is refused before anything in it runs. ``.npz`` files are read with
+``allow_pickle=False``. A CIFAR-10/100 root without the dataset's folder gets the official
+archive downloaded and checked (:mod:`tfnas.download`); ImageNet16-120 must be placed by hand.
 """
 
 from __future__ import annotations
@@ -34,6 +42,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+
+from tfnas.config import DEFAULT, ScoringConfig
+from tfnas.messages import one_line, shorten
 
 if TYPE_CHECKING:
     import torch
@@ -89,18 +100,22 @@ _LAYOUTS: dict[str, _Layout] = {
 
 
 class Batch(NamedTuple):
-    """A normalised float32 N×3×H×W image batch and the fingerprint of its source images."""
+    """The proxy batch: normalised float32 N×3×H×W images, their labels (int64, as stored:
+    may hold non-class values such as -1 for an ``.npz`` sample) and the fingerprint of the
+    exact uint8 images read."""
 
     images: torch.Tensor
+    labels: torch.Tensor
     fingerprint: str
 
 
 def dataset_spec(name: str) -> DatasetSpec:
-    """The :class:`DatasetSpec` of ``name``; ``ValueError`` listing the valid names."""
+    """The :class:`DatasetSpec` of ``name`` (parsed once, then passed on); ``ValueError``
+    listing the valid names."""
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown dataset {name!r}; valid datasets: "
+        raise ValueError(f"unknown dataset {shorten(name)}; valid datasets: "
                          f"{', '.join(DATASETS)}") from None
 
 
@@ -109,14 +124,32 @@ def default_data_root() -> Path:
     return Path(os.environ.get("TORCH_HOME", "~/.torch")).expanduser() / "cifar.python"
 
 
-def _one_line(err: BaseException) -> str:
-    return " ".join(f"{type(err).__name__}: {err}".split())
+class _ArraysOnly(pickle.Unpickler):
+    """Admits only the globals that NumPy arrays in the official pickles need."""
+
+    ALLOWED = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    })
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused to load global {module}.{name}: only NumPy "
+                                         "arrays belong in a dataset file")
+        return super().find_class(module, name)
+
+
+def load_pickle(file: Path) -> Any:
+    """Unpickle a dataset file (latin1 strings, as the Python 2 originals need) with
+    :class:`_ArraysOnly`: a file that names any other global raises ``UnpicklingError``."""
+    with open(file, "rb") as f:
+        return _ArraysOnly(f, encoding="latin1").load()
 
 
 def _read_pickle(file: Path, layout: _Layout) -> dict[str, Any]:
     try:
-        with open(file, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+        entry = load_pickle(file)
         if not isinstance(entry, dict):
             raise ValueError(f"holds a {type(entry).__name__}, not a dict")
         entry = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
@@ -126,7 +159,7 @@ def _read_pickle(file: Path, layout: _Layout) -> dict[str, Any]:
         return entry
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             ImportError, IndexError, KeyError, UnicodeDecodeError) as err:
-        raise ValueError(f"{file} is corrupt or not in the official format ({_one_line(err)}); "
+        raise ValueError(f"{file} is corrupt or not in the official format ({one_line(err)}); "
                          f"download it again: {layout.source}") from None
 
 
@@ -149,32 +182,37 @@ def _load_npz(spec: DatasetSpec, file: Path) -> tuple[np.ndarray, np.ndarray]:
     except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile,
             pickle.UnpicklingError) as err:
         raise ValueError(f"{file} is not a readable .npz with arrays 'x' and 'y' "
-                         f"({_one_line(err)})") from None
+                         f"({one_line(err)})") from None
     _check_images(x, spec, file)
     if y.shape != (len(x),):
         raise ValueError(f"{file}: 'y' has shape {y.shape}, expected ({len(x)},) like 'x'")
     return x, y.astype(np.int64)
 
 
-def _dataset_folder(path: Path, layout: _Layout) -> Path:
-    if not path.is_dir():
-        raise FileNotFoundError(f"data path {path} does not exist; give the folder holding "
-                                f"{layout.folder}/ or an .npz file (default "
-                                f"{default_data_root()}); get the data: {layout.source}")
+def _dataset_folder(spec: DatasetSpec, path: Path, layout: _Layout) -> Path:
     first = layout.splits["train"][0]
-    if not (path / layout.folder).is_dir() and (path / first).is_file():
+    if path.is_dir() and not (path / layout.folder).is_dir() and (path / first).is_file():
         return path  # the dataset's own subfolder was given
-    return path / layout.folder
+    if (path / layout.folder).is_dir():
+        return path / layout.folder
+    if spec.name in ("cifar10", "cifar100"):
+        from tfnas.download import ensure_cifar
+
+        return ensure_cifar(spec.name, path)  # one-line DownloadError on failure
+    raise FileNotFoundError(f"no {layout.folder}/ in {path}; give the folder holding "
+                            f"{layout.folder}/ or an .npz file (default {default_data_root()}); "
+                            f"{spec.name} cannot be downloaded automatically (ImageNet's terms "
+                            f"of access): get {layout.source}")
 
 
-def load_images(dataset: str, path: str | os.PathLike, split: str = "train"
+def load_images(spec: DatasetSpec, path: str | os.PathLike, split: str = "train"
                 ) -> tuple[np.ndarray, np.ndarray]:
     """All images of one split: ``(x uint8 N×H×W×3 RGB, y int64 N)``.
 
     ``path`` is the dataset root, the dataset's subfolder or an ``.npz`` sample (see the
-    module docstring). ImageNet16-120 keeps labels 1..120 only and returns them 0-based.
+    module docstring); a CIFAR root without the dataset is downloaded into first.
+    ImageNet16-120 keeps labels 1..120 only and returns them 0-based.
     """
-    spec = dataset_spec(dataset)
     layout = _LAYOUTS[spec.name]
     if split not in layout.splits:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(layout.splits)}")
@@ -182,7 +220,7 @@ def load_images(dataset: str, path: str | os.PathLike, split: str = "train"
     if path.suffix == ".npz":
         return _load_npz(spec, path)
 
-    folder = _dataset_folder(path, layout)
+    folder = _dataset_folder(spec, path, layout)
     names = layout.splits[split]
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
@@ -239,27 +277,60 @@ def _fingerprint(x: np.ndarray, augment: bool) -> str:
     return digest.hexdigest()[:16]
 
 
-def sample_batch(dataset: str, path: str | os.PathLike, batch_size: int = 128, seed: int = 0,
-                 augment: bool = False) -> Batch:
-    """The proxy minibatch of (``dataset``, ``seed``): ``batch_size`` distinct training images.
+def check_batch_fits(spec: DatasetSpec, images: int, batch_size: int, where: object) -> None:
+    """One-line ``ValueError`` when ``batch_size`` exceeds the ``images`` available."""
+    if batch_size > images:
+        raise ValueError(f"--batch-size {batch_size} is larger than the {images} {spec.name} "
+                         f"training images in {where}; use a batch size of at most {images} "
+                         "(images are never repeated: a duplicate makes NASWOT's K singular)")
+
+
+def choose_images(spec: DatasetSpec, x: np.ndarray, y: np.ndarray,
+                  config: ScoringConfig = DEFAULT) -> tuple[np.ndarray, np.ndarray, str]:
+    """The configuration's uint8 images and labels, and their fingerprint (numpy only).
 
     Indices come from ``numpy.random.default_rng(seed).choice(N, batch_size, replace=False)``;
-    ``augment=True`` then applies NATS-Bench's training augmentation drawn from the same
-    generator. ``fingerprint`` is the first 16 hex digits of the SHA-256 of the chosen uint8
-    images (before augmentation) and the augment flag: it identifies the data source.
+    ``augment`` then applies NATS-Bench's training augmentation drawn from the same generator.
+    The fingerprint is the first 16 hex digits of the SHA-256 of the chosen uint8 images
+    (before augmentation) and the augment flag: the identity of the data a score read.
     """
-    spec = dataset_spec(dataset)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    x, _ = load_images(spec.name, path, "train")
-    if batch_size > len(x):
-        raise ValueError(f"batch size {batch_size} is larger than the {len(x)} {spec.name} "
-                         f"training images in {path}; use a batch size of at most {len(x)} "
-                         "(images are never repeated: a duplicate makes NASWOT's K singular)")
-    rng = np.random.default_rng(seed)
-    chosen = x[rng.choice(len(x), size=batch_size, replace=False)]
-    del x
-    fingerprint = _fingerprint(chosen, augment)
-    if augment:
+    check_batch_fits(spec, len(x), config.batch_size, "the images given")
+    rng = np.random.default_rng(config.seed)
+    index = rng.choice(len(x), size=config.batch_size, replace=False)
+    chosen, labels = x[index], y[index]
+    fingerprint = _fingerprint(chosen, config.augment)
+    if config.augment:
         chosen = _augment(chosen, rng, _LAYOUTS[spec.name].crop_padding)
-    return Batch(_normalise(chosen, spec), fingerprint)
+    return chosen, labels, fingerprint
+
+
+def batch_fingerprint(spec: DatasetSpec, path: str | os.PathLike,
+                      config: ScoringConfig = DEFAULT) -> str:
+    """The fingerprint of the batch :func:`sample_batch` would draw (without torch)."""
+    x, y = load_images(spec, path, "train")
+    check_batch_fits(spec, len(x), config.batch_size, path)
+    return choose_images(spec, x, y, config)[2]
+
+
+def sample_batch(spec: DatasetSpec, path: str | os.PathLike,
+                 config: ScoringConfig = DEFAULT) -> Batch:
+    """The proxy minibatch of (dataset, seed): ``config.batch_size`` distinct training images,
+    normalised, with their labels and fingerprint (:func:`choose_images`)."""
+    x, y = load_images(spec, path, "train")
+    check_batch_fits(spec, len(x), config.batch_size, path)
+    chosen, labels, fingerprint = choose_images(spec, x, y, config)
+    del x, y
+    import torch
+
+    return Batch(_normalise(chosen, spec), torch.from_numpy(labels.copy()), fingerprint)
+
+
+def check_labels(spec: DatasetSpec, labels: torch.Tensor, proxies: list[str]) -> None:
+    """One-line ``ValueError`` unless every label is one of ``spec``'s classes (the proxies
+    named need labels: a loss on classes 0..num_classes-1)."""
+    bad = int(((labels < 0) | (labels >= spec.num_classes)).sum())
+    if bad:
+        raise ValueError(f"{bad} of the {len(labels)} images in the batch have no {spec.name} "
+                         f"label (labels must be 0..{spec.num_classes - 1}); proxies "
+                         f"{', '.join(proxies)} compute a loss on labels: use the official "
+                         "dataset or an .npz with the dataset's labels")

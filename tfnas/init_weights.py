@@ -25,11 +25,9 @@ from dataclasses import dataclass
 import torch
 from torch.nn import init
 
-from tfnas.network import C, N
+from tfnas.costs import KERNEL, STAGE_CHANNELS, C, N
 from tfnas.space import Arch
 
-STAGE_CHANNELS = (C, 2 * C, 4 * C)
-KERNEL = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 BIAS = "bias"  # the classifier bias's stream key; every other key is a fan-in
 
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tfnas.costs import C, N
 from tfnas.space import EDGES, Arch, parse_arch
-
-C, N = 16, 5
 
 
 class ReLUConvBN(nn.Sequential):
@@ -138,3 +137,44 @@ def build_network(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return TinyNetwork(arch, num_classes, bn)
+
+
+def count_params(network: nn.Module) -> int:
+    """Parameters of a built network (BN affine included; TSS convs have no bias)."""
+    return sum(p.numel() for p in network.parameters())
+
+
+def count_flops(network: nn.Module, image_size: int) -> float:
+    """Millions of MACs of one forward pass on a 3×``image_size``² image, counted by hooks."""
+    macs = 0
+
+    def conv_hook(module: nn.Conv2d, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal macs
+        k_h, k_w = module.kernel_size
+        per_position = k_h * k_w * module.in_channels * module.out_channels // module.groups
+        macs += per_position * output.shape[2] * output.shape[3]
+        if module.bias is not None:
+            macs += module.out_channels * output.shape[2] * output.shape[3]
+
+    def linear_hook(module: nn.Linear, inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal macs
+        macs += module.in_features * module.out_features
+        if module.bias is not None:
+            macs += module.out_features
+
+    handles = []
+    for module in network.modules():
+        if isinstance(module, nn.Conv2d):
+            handles.append(module.register_forward_hook(conv_hook))
+        elif isinstance(module, nn.Linear):
+            handles.append(module.register_forward_hook(linear_hook))
+    was_training = network.training
+    device = next(network.parameters()).device
+    try:
+        with torch.no_grad():
+            network.eval()(torch.zeros(1, 3, image_size, image_size, device=device))
+    finally:
+        network.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return macs / 1e6

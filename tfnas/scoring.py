@@ -1,34 +1,29 @@
-"""Score architectures with every requested proxy: the unit of work of the pipeline.
+"""Score architectures with the requested proxies of the registry: the pipeline's unit of work.
 
-NASWOT and Synflow run on :mod:`tfnas.engine`, which computes exactly what
-:func:`tfnas.proxies.naswot_score` and :func:`tfnas.proxies.synflow_score` compute on
-``build_network(arch, classes, seed=seed)``, without building the network (the
-same seed gives the same initial weights). Params and FLOPs are closed forms.
-Every score is "higher is better" and never NaN.
+Each proxy scores the architectures through its fast path where it has one (NASWOT and
+Synflow: :mod:`tfnas.proxies._engine`, the same numbers as on the built network), else one
+architecture at a time on its freshly built, seeded network. Every score is "higher is
+better"; a NaN is an error, never stored.
 
-``seconds`` is the wall time of that proxy for that architecture, its weights and
-(on CUDA) synchronisation included; when several architectures share one pass
-(:func:`score_archs`), it is the pass's time divided by their number. The first call
-for a (seed, dataset, device) also draws the seed's init streams (~0.1 s).
+``seconds`` is the wall time of that proxy for that architecture, its weights and (on CUDA)
+synchronisation included; when several architectures share one pass it is the pass's time
+divided by their number, and a pass several proxies read (one loss gradient, one input
+Jacobian: :mod:`tfnas.proxies._gradients`) is counted once, by the first proxy that needs it.
+The first call for a (seed, dataset, device) also draws the seed's init streams (~0.1 s).
 """
 
 from __future__ import annotations
 
-import functools
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 
-from tfnas.costs import arch_flops, arch_params
-from tfnas.datasets import dataset_spec
-from tfnas.engine import Group, naswot_kernels, synflow_sums
-from tfnas.init_weights import InitStream
-from tfnas.proxies.naswot import kernel_logdet, no_tf32
-from tfnas.proxies.synflow import log_synflow
-from tfnas.proxy_names import DATA_PROXIES, PROXIES, check_proxies
-from tfnas.space import Arch, parse_arch
+from tfnas import proxies
+from tfnas.proxies import IMAGES, LABELS, ScoringRun
+from tfnas.space import Arch
 
 
 class ProxyScore(NamedTuple):
@@ -36,80 +31,71 @@ class ProxyScore(NamedTuple):
     seconds: float
 
 
-@functools.lru_cache(maxsize=4)
-def init_stream(seed: int, num_classes: int, device: torch.device) -> InitStream:
-    """The seed's initial weights on ``device``, kept for the next architectures."""
-    return InitStream(seed, num_classes, device)
+def check_run(run: ScoringRun, names: Sequence[str]) -> None:
+    """One-line ``ValueError`` when the run lacks what the proxies read: images, or labels of
+    the dataset's classes, or finite pixel values."""
+    needs = {name: proxies.get(name).reads for name in names}
+    readers = sorted(name for name, reads in needs.items() if reads)
+    if not readers:
+        return
+    if run.batch is None:
+        raise ValueError(f"proxies {', '.join(readers)} read images: pass --data")
+    if not torch.isfinite(run.batch.images).all():
+        raise ValueError("the image batch contains NaN or inf; check the input images")
+    label_readers = sorted(name for name, reads in needs.items() if LABELS in reads)
+    if label_readers:
+        from tfnas.datasets import check_labels
+
+        check_labels(run.spec, run.batch.labels, label_readers)
+    assert all(reads <= {IMAGES, LABELS} for reads in needs.values())
 
 
-def score_archs(
-    archs: Sequence[Arch | str],
-    dataset: str,
-    batch: torch.Tensor | None,
-    proxies: Sequence[str] = PROXIES,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-) -> list[dict[str, ProxyScore]]:
-    """Score several architectures, each proxy in one pass over all of them.
+def score_archs(archs: Sequence[Arch], run: ScoringRun, names: Sequence[str]
+                ) -> list[dict[str, ProxyScore]]:
+    """Score ``archs`` with each proxy of ``names`` (validated); one dict per architecture.
 
-    On a GPU a pass over a few dozen architectures (grouped convolutions) is far
-    faster than one pass each; on a CPU pass one architecture at a time
-    (:func:`score_arch`), which keeps NASWOT's codes bit-identical to the built network's.
-    ``batch`` is the normalised image batch NASWOT reads (the same for every
-    architecture of a run); it may be ``None`` when no proxy reads data.
+    On a GPU pass a group of architectures at once (the fast paths run them as grouped
+    convolutions); on a CPU one at a time, which keeps NASWOT's codes bit-identical to the
+    built network's.
     """
-    archs = [parse_arch(a) if isinstance(a, str) else a for a in archs]
-    spec = dataset_spec(dataset)
-    proxies = check_proxies(proxies)
-    if not archs:
-        return []
-    device = torch.device(device)
-    if batch is None and DATA_PROXIES.intersection(proxies):
-        raise ValueError(f"proxies {', '.join(sorted(DATA_PROXIES & set(proxies)))} need an "
-                         "image batch; pass --data")
-    if batch is not None:
-        if not torch.isfinite(batch).all():
-            raise ValueError("NASWOT batch contains NaN or inf; check the input images")
-        batch = batch.to(device)
-    group = Group(archs, spec.num_classes)
-    input_shape = (3, spec.image_size, spec.image_size)
-
-    def stream() -> InitStream:
-        return init_stream(seed, spec.num_classes, device)
-
-    run: dict[str, Callable[[], list[float]]] = {
-        "naswot": lambda: [kernel_logdet(k) for k in naswot_kernels(group, batch, stream())
-                           .cpu()],
-        "synflow": lambda: [log_synflow(s) for s in synflow_sums(group, input_shape, stream())
-                            .tolist()],
-        "params": lambda: [arch_params(a, dataset) for a in archs],
-        "flops": lambda: [arch_flops(a, dataset) for a in archs],
-    }
+    names = proxies.check_proxies(names)
+    check_run(run, names)
+    archs = list(archs)
     results: list[dict[str, ProxyScore]] = [{} for _ in archs]
-    for proxy in proxies:
+    if not archs:
+        return results
+    device = torch.device(run.device)
+
+    def record(result: dict, arch: Arch, name: str, score: float, seconds: float) -> None:
+        score = float(score)
+        if math.isnan(score):
+            raise ValueError(f"{name} returned NaN for {arch} on {run.spec.name}; scores are "
+                             "never NaN (a degenerate case must be -inf)")
+        result[name] = ProxyScore(score, seconds)
+
+    grouped = [n for n in names if proxies.get(n).score_many is not None]
+    single = [n for n in names if n not in grouped]
+    for name in grouped:  # one pass over all the architectures
         start = time.perf_counter()
-        with no_tf32():
-            scores = run[proxy]()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = (time.perf_counter() - start) / len(archs)
-        for result, score in zip(results, scores, strict=True):
-            result[proxy] = ProxyScore(float(score), seconds)
-    return results
+        scores = proxies.get(name).score_many(archs, run)
+        _synchronize(device)
+        took = (time.perf_counter() - start) / len(archs)
+        for result, arch, score in zip(results, archs, scores, strict=True):
+            record(result, arch, name, score, took)
+    for result, arch in zip(results, archs, strict=True):  # architecture by architecture, so
+        for name in single:  # passes shared by proxies (run.shared) are computed once each
+            start = time.perf_counter()
+            score = proxies.get(name).score(arch, run)
+            _synchronize(device)
+            record(result, arch, name, score, time.perf_counter() - start)
+    return [{name: result[name] for name in names} for result in results]
 
 
-def score_arch(
-    arch: Arch | str,
-    dataset: str,
-    batch: torch.Tensor | None,
-    proxies: Sequence[str] = PROXIES,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-) -> dict[str, ProxyScore]:
-    """Score ``arch`` on ``dataset`` with each proxy in ``proxies``.
+def score_arch(arch: Arch, run: ScoringRun, names: Sequence[str]) -> dict[str, ProxyScore]:
+    """:func:`score_archs` for one architecture."""
+    return score_archs([arch], run, names)[0]
 
-    ``batch`` is the normalised image batch NASWOT reads (the same one for every
-    architecture of a run); it may be ``None`` when no proxy reads data.
-    The network's initial weights are those of ``build_network(arch, classes, seed=seed)``.
-    """
-    return score_archs([arch], dataset, batch, proxies, seed, device)[0]
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

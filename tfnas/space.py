@@ -18,9 +18,13 @@ benchmark defines, so it is looked up through :class:`BenchmarkIndex`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from tfnas.messages import shorten
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 OP_ID: dict[str, int] = {op: i for i, op in enumerate(OPS)}
@@ -82,7 +86,8 @@ class Arch:
 
 
 def _bad(text: str, why: str) -> ValueError:
-    return ValueError(f"malformed architecture string {text!r}: {why}; expected {EXPECTED_FORM}")
+    return ValueError(f"malformed architecture string {shorten(text)}: {why}; "
+                      f"expected {EXPECTED_FORM}")
 
 
 def parse_arch(text: str) -> Arch:
@@ -100,21 +105,22 @@ def parse_arch(text: str) -> Arch:
     ops: list[str] = []
     for target, group in enumerate(nodes, start=1):
         if len(group) < 2 or not (group.startswith("|") and group.endswith("|")):
-            raise _bad(text, f"node group {group!r} must start and end with '|'")
+            raise _bad(text, f"node group {shorten(group)} must start and end with '|'")
         tokens = group[1:-1].split("|")
         if len(tokens) != target:
             raise _bad(text, f"node {target} needs {target} input edge(s), got {len(tokens)} "
-                             f"in {group!r}")
+                             f"in {shorten(group)}")
         for source, token in enumerate(tokens):
             match = _TOKEN.match(token)
             if match is None:
-                raise _bad(text, f"token {token!r} is not of the form op~source")
+                raise _bad(text, f"token {shorten(token)} is not of the form op~source")
             op, src = match.group(1), match.group(2)
             if op not in OP_ID:
-                raise _bad(text, f"unknown op {op!r} in token {token!r}; valid ops: "
-                                 f"{', '.join(OPS)}")
+                raise _bad(text, f"unknown op {shorten(op)} in token {shorten(token)}; "
+                                 f"valid ops: {', '.join(OPS)}")
             if int(src) != source or src != str(source):
-                raise _bad(text, f"token {token!r} of node {target} must read from node {source}")
+                raise _bad(text, f"token {shorten(token)} of node {target} must read from node "
+                                 f"{source}")
             ops.append(op)
     return Arch(tuple(ops))
 
@@ -128,6 +134,34 @@ def format_arch(arch: Arch) -> str:
         groups.append("|" + "|".join(tokens) + "|")
         start += target
     return "+".join(groups)
+
+
+def read_archs_file(path: str | os.PathLike, flag: str = "--archs-file") -> list[Arch]:
+    """The architectures listed in a text file: one arch string per line; blank lines and
+    everything after a ``#`` are skipped. One-line errors name ``flag``, the file and the line
+    (a missing or unreadable file, a binary file, a bad string, an empty list)."""
+    path = Path(path).expanduser()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{flag} {path} does not exist; give a text file with one "
+                                "NATS-Bench arch string per line") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{flag} {path} is not a UTF-8 text file; give a text file with one "
+                         "NATS-Bench arch string per line") from None
+    except OSError as err:
+        raise OSError(f"cannot read {flag} {path}: {err.strerror}") from None
+    archs = []
+    for number, line in enumerate(lines, start=1):
+        text = line.split("#", 1)[0].strip()
+        if text:
+            try:
+                archs.append(parse_arch(text))
+            except ValueError as err:
+                raise ValueError(f"{flag} {path}:{number}: {err}") from None
+    if not archs:
+        raise ValueError(f"{flag} {path} lists no architectures")
+    return archs
 
 
 def all_archs() -> Iterator[Arch]:

@@ -1,6 +1,58 @@
-"""Training-free proxies: (network, batch or input shape) in, one number out; higher is better."""
+"""Training-free proxies, one module each; this package lists them (the registry).
 
-from tfnas.proxies.naswot import naswot_score
-from tfnas.proxies.synflow import synflow_score
+Every public module of this package (a name without a leading ``_``) is one proxy and defines
+``PROXY``, a :class:`tfnas.proxies._contract.Proxy` named after the module: its citation, what
+it reads, its convention (higher is better), its settings and its scorer. Scoring, the
+pipeline's ``--proxies``, ``tfnas score`` and the database's ``proxies`` table all read this
+registry, so adding a proxy is adding a module (and its test file), nothing else.
+``_contract.py`` holds the contract, ``_engine.py`` the fast path of NASWOT and Synflow.
+"""
 
-__all__ = ["naswot_score", "synflow_score"]
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from collections.abc import Iterable
+
+from tfnas.messages import shorten
+from tfnas.proxies._contract import IMAGES, LABELS, Proxy, Published, ScoringRun
+
+__all__ = ["IMAGES", "LABELS", "Proxy", "Published", "ScoringRun", "check_proxies", "get",
+           "names", "registry"]
+
+
+@functools.cache
+def registry() -> dict[str, Proxy]:
+    """Every registered proxy by name, in name order (each module imported once)."""
+    found = {}
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)
+                         if not m.name.startswith("_")):
+        proxy = importlib.import_module(f"{__name__}.{module}").PROXY
+        if proxy.name != module:
+            raise ImportError(f"tfnas/proxies/{module}.py registers the name {proxy.name!r}; "
+                              "a proxy is named after its module")
+        found[proxy.name] = proxy
+    return found
+
+
+def names() -> tuple[str, ...]:
+    """The registered proxy names, in name order."""
+    return tuple(registry())
+
+
+def get(name: str) -> Proxy:
+    """The proxy called ``name``; one-line ``ValueError`` listing the valid names."""
+    return registry()[check_proxies([name])[0]]
+
+
+def check_proxies(requested: Iterable[str], flag: str = "--proxies") -> tuple[str, ...]:
+    """Validated proxy names in registry order, duplicates dropped; one-line ``ValueError``
+    naming ``flag`` for an unknown or empty name, or an empty list."""
+    requested = list(requested)
+    unknown = [name for name in requested if name not in registry()]
+    if unknown or not requested:
+        what = (f"unknown proxy {', '.join(shorten(u) for u in unknown)}" if unknown
+                else "no proxy given")
+        raise ValueError(f"{flag}: {what}; choose from {', '.join(registry())}")
+    return tuple(name for name in registry() if name in requested)

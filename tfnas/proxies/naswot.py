@@ -9,6 +9,14 @@ all ReLUs, K = Σ c cᵀ + (1 − c)(1 − c)ᵀ, i.e. K_ij = N_A − d_H(c_i, c
 N_A the number of ReLU units and d_H the Hamming distance. The score is
 log|det K|. Higher is better; −inf when K is singular (e.g. two identical
 codes), never NaN.
+
+Settings: the network's own PyTorch initialisation (seeded), train mode (BatchNorm uses the
+batch's statistics), one forward pass without gradients over the run's batch of real training
+images (default 128, no augmentation), float32 activations with TF32 off, K accumulated in
+float64, slogdet in float64 on the CPU. Every ``nn.ReLU``'s input is hooked: the conv ops'
+ReLU→Conv→BN, the reductions' ReLUs and the final ``lastact`` ReLU.
+
+Fast path: :mod:`tfnas.proxies._engine` computes exactly this K without building networks.
 """
 
 from __future__ import annotations
@@ -20,6 +28,10 @@ from collections.abc import Iterator
 
 import torch
 from torch import nn
+
+from tfnas.proxies._contract import IMAGES, Proxy, Published, ScoringRun
+from tfnas.proxies._engine import Group, kernel_from_gram, naswot_kernels
+from tfnas.space import Arch
 
 
 @contextlib.contextmanager
@@ -55,16 +67,6 @@ def code_gram(relu_input: torch.Tensor) -> torch.Tensor:
     x = relu_input.flatten(1)
     codes = torch.gt(x, 0, out=x.new_empty(x.shape, dtype=torch.float32))
     return (codes @ codes.T).double()
-
-
-def kernel_from_gram(gram: torch.Tensor, units: int | torch.Tensor) -> torch.Tensor:
-    """K = Σ c cᵀ + (1 − c)(1 − c)ᵀ from G = Σ c cᵀ and N_A = Σ units.
-
-    Σ_u (1 − c_iu)(1 − c_ju) = N_A − d_i − d_j + G_ij with d = diag(G) (each code's
-    number of ones), so K = 2G − d 1ᵀ − 1 dᵀ + N_A: one matmul per ReLU instead of two.
-    """
-    d = gram.diagonal(dim1=-2, dim2=-1)
-    return 2 * gram - d.unsqueeze(-1) - d.unsqueeze(-2) + units
 
 
 def naswot_kernel(network: nn.Module, batch: torch.Tensor) -> torch.Tensor:
@@ -111,3 +113,33 @@ def naswot_score(network: nn.Module, batch: torch.Tensor) -> float:
     N×3×H×W float tensor on the network's device.
     """
     return kernel_logdet(naswot_kernel(network, batch))
+
+
+def _score_many(archs: list[Arch], run: ScoringRun) -> list[float]:
+    group = Group(list(archs), run.spec.num_classes)
+    with no_tf32():
+        kernels = naswot_kernels(group, run.images, run.init_stream())
+    return [kernel_logdet(k) for k in kernels.cpu()]
+
+
+PROXY = Proxy(
+    name="naswot",
+    citation="Mellor, Turner, Storkey & Crowley, Neural Architecture Search without Training, "
+             "ICML 2021 (code: BayesWatch/nas-without-training)",
+    reads=frozenset({IMAGES}),
+    convention="log|det K| of the ReLU activation-pattern kernel; higher is better; -inf for a "
+               "singular K",
+    settings="batch of real training images (default 128), train-mode BN, seeded PyTorch "
+             "init, one forward pass, float32 (TF32 off), K in float64",
+    score=lambda arch, run: naswot_score(run.network(arch), run.images),
+    score_many=_score_many,
+    published=(
+        Published("kendall", {"cifar10": 0.574, "cifar100": 0.611, "ImageNet16-120": 0.549},
+                  "test_acc_200ep", "Mellor et al. 2021, ~1000 archs"),
+        Published("spearman", {"cifar10": 0.77, "cifar100": 0.80, "ImageNet16-120": 0.77},
+                  "test_acc_200ep", "NAS-Bench-Suite-Zero, 1000 archs"),
+        Published("pearson", {"cifar10": 0.7357, "cifar100": 0.6398,
+                              "ImageNet16-120": 0.6260},
+                  "valid_acc_12ep", "the study, vs validation accuracy"),
+    ),
+)

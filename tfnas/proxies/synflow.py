@@ -10,6 +10,12 @@ float64, with every parameter replaced by its absolute value, the input is a
 tensor of ones of shape [1, C, H, W] and R = Σ output. The score is
 Σ over Conv2d and Linear weights θ of θ ⊙ ∂R/∂θ, stored as its natural log.
 Higher is better; −inf when the sum is 0 (e.g. a cell that cuts the input off).
+
+Settings: data-free (no images, no labels); the network's own seeded initialisation, BN
+removed, float64, |θ|, ones input [1, C, H, W]; the sum over Conv2d and Linear weights (the
+Linear bias excluded, as in the zero-cost-nas reference, which sums ``weight`` only).
+
+Fast path: :mod:`tfnas.proxies._engine` computes the same sum in forward mode.
 """
 
 from __future__ import annotations
@@ -20,6 +26,10 @@ import math
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+from tfnas.proxies._contract import Proxy, Published, ScoringRun
+from tfnas.proxies._engine import Group, synflow_sums
+from tfnas.space import Arch
 
 
 def without_batchnorm(module: nn.Module) -> nn.Module:
@@ -62,3 +72,29 @@ def log_synflow(total: float) -> float:
     if math.isnan(total):
         raise ValueError("synflow sum is NaN; the network produced non-finite values")
     return math.log(total) if total > 0 else -math.inf
+
+
+def _score_many(archs: list[Arch], run: ScoringRun) -> list[float]:
+    sums = synflow_sums(Group(list(archs), run.spec.num_classes), run.input_shape,
+                        run.init_stream())
+    return [log_synflow(s) for s in sums.tolist()]
+
+
+PROXY = Proxy(
+    name="synflow",
+    citation="Tanaka, Kunin, Yamins & Ganguli, Pruning neural networks without any data by "
+             "iteratively conserving synaptic flow, NeurIPS 2020; as a NAS proxy: Abdelfattah "
+             "et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021 "
+             "(code: SamsungLabs/zero-cost-nas)",
+    reads=frozenset(),
+    convention="ln of the synaptic flow sum over Conv2d and Linear weights; higher is better; "
+               "-inf for zero flow",
+    settings="data-free: ones input [1, C, H, W], BN removed, |theta|, float64, seeded "
+             "PyTorch init",
+    score=lambda arch, run: synflow_score(run.network(arch), run.input_shape),
+    score_many=_score_many,
+    published=(
+        Published("spearman", {"cifar10": 0.737, "cifar100": 0.763, "ImageNet16-120": 0.751},
+                  "test_acc_200ep", "Abdelfattah et al. 2021, all 15,625"),
+    ),
+)

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tfnas.proxy_names import PROXIES
+from db.sql import ACCURACY_COLUMNS as ACCURACIES
+from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
-
-ACCURACIES: tuple[str, ...] = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep",
-                               "valid_acc_200ep")
 
 
 def score_hint(dataset: str, proxy: str) -> str:
@@ -26,13 +24,16 @@ def score_hint(dataset: str, proxy: str) -> str:
     return f"`luigi --module pipeline ScoreAll --dataset {dataset} --proxies {proxy}`"
 
 
-def check_names(proxy: str, accuracy: str) -> None:
-    """One-line ``ValueError`` for an unknown proxy or accuracy column."""
-    if proxy not in PROXIES:
-        raise ValueError(f"unknown proxy {proxy!r}; choose from {', '.join(PROXIES)}")
+def check_accuracy(accuracy: str) -> None:
+    """One-line ``ValueError`` for an unknown accuracy column."""
     if accuracy not in ACCURACIES:
-        raise ValueError(f"unknown accuracy column {accuracy!r}; choose from "
+        raise ValueError(f"--accuracy: unknown accuracy column {shorten(accuracy)}; choose from "
                          f"{', '.join(ACCURACIES)}")
+
+
+def stored_proxies(frame: pd.DataFrame) -> list[str]:
+    """The proxies with a score column in one dataset's frame (``db.read.read_scores``)."""
+    return sorted(c[: -len("_seconds")] for c in frame.columns if c.endswith("_seconds"))
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,16 @@ class ScoreTable:
         Raises a one-line ``ValueError`` when the proxy has no scores for the dataset or when
         a scored architecture lacks the requested accuracy.
         """
-        check_names(proxy, accuracy)
+        check_accuracy(accuracy)
         datasets = frame["dataset"].unique()
         if len(datasets) > 1:
             raise ValueError(f"expected one dataset's rows of arch_scores, got "
                              f"{', '.join(map(str, datasets))}")
         dataset = str(datasets[0]) if len(datasets) else "this dataset"
+        if proxy not in frame.columns:
+            raise ValueError(f"no {proxy} scores for {dataset} in the database (it has "
+                             f"{', '.join(stored_proxies(frame)) or 'none'}): run "
+                             f"{score_hint(dataset, proxy)} first")
         rows = frame[frame[proxy].notna()]
         if rows.empty:
             raise ValueError(f"no {proxy} scores for {dataset} in the database: run "

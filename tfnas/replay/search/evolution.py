@@ -32,8 +32,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from tfnas.search.arrays import ScoreTable, score_hint
-from tfnas.search.runs import summarise_runs
+from tfnas.replay.search.arrays import ScoreTable, score_hint
+from tfnas.replay.search.runs import summarise_runs
 from tfnas.space import NUM_ARCHS, NUM_EDGES, OPS
 
 EDGE_PLACE = len(OPS) ** np.arange(NUM_EDGES)  # arch_code digit k has place value 5^k

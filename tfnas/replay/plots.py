@@ -11,12 +11,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
-from tfnas.correlations import neg_inf_lowest
 from tfnas.datasets import DATASETS
-from tfnas.search import ScoreTable, random_search, summarise_runs
-from tfnas.search.arrays import check_names
-from tfnas.search.evolution import evolve
-from tfnas.tables import REA_SETTINGS
+from tfnas.replay.correlations import neg_inf_lowest
+from tfnas.replay.search import ScoreTable, random_search, summarise_runs
+from tfnas.replay.search.arrays import check_accuracy
+from tfnas.replay.search.evolution import evolve
+from tfnas.replay.tables import REA_SETTINGS
 
 BUDGETS: tuple[int, ...] = (10, 20, 50, 100, 200, 500, 1000)  # architectures evaluated
 
@@ -25,7 +25,7 @@ def score_accuracy_figure(scores: Mapping[str, pd.DataFrame], proxy: str,
                           accuracy: str = "test_acc_12ep") -> Figure:
     """Fig. 3 of the study for ``proxy``: one scatter of score against accuracy per dataset,
     Spearman ρ (−inf ranked lowest) in each title; −inf scores are not drawn (counted)."""
-    check_names(proxy, accuracy)
+    check_accuracy(accuracy)
     figure = Figure(figsize=(4.2 * len(scores), 3.8), layout="tight")
     axes = figure.subplots(1, len(scores), squeeze=False)
     for ax, (dataset, frame) in zip(axes[0], scores.items(), strict=True):

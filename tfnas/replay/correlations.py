@@ -12,17 +12,18 @@ Statistics, for one proxy x and one accuracy column y over the architectures hav
 
 Point estimates use scipy.stats. 95 % intervals come from a vectorised nonparametric
 bootstrap: ``resamples`` multinomial resamples of the architectures, as count weights, shared
-by all statistics of a dataset; the interval is the estimate ± 1.96 × the bootstrap standard
-deviation (normal interval; the statistics are near-normal at these n). Pearson, Spearman
-(mid-ranks recomputed in every resample) and top-k are exact per resample. Kendall's
-concordance count Σ_{i<j} w_i w_j sign(Δx)sign(Δy) uses its first-order expansion in the
-weights around w = 1 (exact would cost a full O(n log n) Kendall per resample; tie corrections
-stay exact): its spread matches exact resampling within a few percent at n in the thousands
-(checked in the tests), the error shrinking like 1/√n.
+by all statistics of a dataset; the interval runs from the 2.5th to the 97.5th percentile of
+the resampled statistic (a percentile interval: it stays inside the statistic's range, e.g.
+[-1, 1], at any n). Pearson, Spearman (mid-ranks recomputed in every resample) and top-k are
+exact per resample. Kendall's concordance count Σ_{i<j} w_i w_j sign(Δx)sign(Δy) uses its
+first-order expansion in the weights around w = 1 (exact would cost a full O(n log n) Kendall
+per resample; tie corrections stay exact), clipped to [-1, 1]: its spread matches exact
+resampling within a few percent at n in the thousands (checked in the tests), the error
+shrinking like 1/√n.
 
-Published values (DESIGN.md "Published anchors", measured against final = 200-epoch accuracy,
-and the study's Pearson-type NASWOT correlation with 12-epoch validation accuracy) are in
-:data:`PUBLISHED`; each is printed only beside accuracy columns of its own schedule.
+Published values come from the database's ``published`` table (each proxy module declares
+them); a value is printed beside ours only for the very accuracy column it was measured
+against (same schedule, split and run), and listed apart, labelled, otherwise.
 """
 
 from __future__ import annotations
@@ -35,48 +36,21 @@ import pandas as pd
 from scipy import stats
 
 from tfnas.datasets import DATASETS
-from tfnas.markdown import format_number, markdown_table
-from tfnas.proxy_names import PROXIES
-from tfnas.search.arrays import ACCURACIES
+from tfnas.replay.markdown import format_number, markdown_table
+from tfnas.replay.search.arrays import ACCURACIES, stored_proxies
 
 STATISTICS: tuple[str, ...] = ("pearson", "spearman", "kendall", "top1", "top5")
 TOP_FRACTIONS: dict[str, float] = {"top1": 0.01, "top5": 0.05}
-Z95 = float(stats.norm.ppf(0.975))
-
-class Published(NamedTuple):
-    """A published correlation per dataset, its source, and the training schedule (epochs)
-    of the accuracy it was measured against."""
-
-    values: dict[str, float]
-    source: str
-    epochs: int
+PUBLISHED_COLUMNS = ["proxy", "statistic", "dataset", "source", "accuracy", "value"]
 
 
-#: (proxy, statistic) → :class:`Published`.
-PUBLISHED: dict[tuple[str, str], Published] = {
-    ("naswot", "kendall"): Published({"cifar10": 0.574, "cifar100": 0.611,
-                                      "ImageNet16-120": 0.549},
-                                     "Mellor et al. 2021, ~1000 archs", 200),
-    ("naswot", "spearman"): Published({"cifar10": 0.77, "cifar100": 0.80, "ImageNet16-120": 0.77},
-                                      "NAS-Bench-Suite-Zero, 1000 archs", 200),
-    ("synflow", "spearman"): Published({"cifar10": 0.737, "cifar100": 0.763,
-                                        "ImageNet16-120": 0.751},
-                                       "Abdelfattah et al. 2021, all 15,625", 200),
-    ("params", "spearman"): Published({"cifar10": 0.72, "cifar100": 0.73, "ImageNet16-120": 0.69},
-                                      "NAS-Bench-Suite-Zero", 200),
-    ("naswot", "pearson"): Published({"cifar10": 0.7357, "cifar100": 0.6398,
-                                      "ImageNet16-120": 0.6260},
-                                     "the study, vs validation accuracy", 12),
-}
-
-
-def published_value(proxy: str, statistic: str, dataset: str, accuracy: str) -> float:
-    """The published ``statistic`` of ``proxy`` on ``dataset`` if it was measured against an
-    accuracy of the same schedule as the column ``accuracy`` (e.g. ``test_acc_200ep``), else NaN."""
-    published = PUBLISHED.get((proxy, statistic))
-    if published is None or not accuracy.endswith(f"_{published.epochs}ep"):
-        return np.nan
-    return published.values.get(dataset, np.nan)
+def published_value(published: pd.DataFrame, proxy: str, statistic: str, dataset: str,
+                    accuracy: str) -> float:
+    """The published ``statistic`` of ``proxy`` on ``dataset`` measured against exactly the
+    accuracy column ``accuracy`` (rows of the database's ``published`` table), else NaN."""
+    match = published[(published["proxy"] == proxy) & (published["statistic"] == statistic)
+                      & (published["dataset"] == dataset) & (published["accuracy"] == accuracy)]
+    return float(match["value"].iloc[0]) if len(match) else np.nan
 
 
 def neg_inf_lowest(score: np.ndarray) -> np.ndarray:
@@ -242,34 +216,41 @@ def bootstrap_statistics(score: np.ndarray, accuracy: np.ndarray, weights: np.nd
     moments = (weights @ np.stack([finite, f, a * finite, f * f, a * a * finite, f * a, h],
                                   axis=1).astype(np.float32)).astype(float)
     count, sf, sa, sff, saa, sfa, wh = moments.T
-    out = {"pearson": (sfa - sf * sa / count)
-           / np.sqrt((sff - sf**2 / count) * (saa - sa**2 / count)),
-           "spearman": np.einsum("ij,ij,ij->i", weights, rx.mid, ry.mid).astype(float)
-           / np.sqrt(rx.rank_ss * ry.rank_ss)}
+    # float32 moments can overshoot |r| = 1 by ~1e-7: correlations are clipped to [-1, 1]
+    out = {"pearson": np.clip((sfa - sf * sa / count)
+                              / np.sqrt((sff - sf**2 / count) * (saa - sa**2 / count)), -1, 1),
+           "spearman": np.clip(np.einsum("ij,ij,ij->i", weights, rx.mid, ry.mid).astype(float)
+                               / np.sqrt(rx.rank_ss * ry.rank_ss), -1, 1)}
     s = h.sum() / 2 + wh - h.sum()  # first-order expansion of Σ_i<j w_i w_j s_ij around w = 1
-    out["kendall"] = s / np.sqrt((rx.total**2 - rx.squares) * (ry.total**2 - ry.squares) / 4)
+    out["kendall"] = np.clip(
+        s / np.sqrt((rx.total**2 - rx.squares) * (ry.total**2 - ry.squares) / 4), -1, 1)
     for name in TOP_FRACTIONS:
         out[name] = (np.einsum("ij,ij,ij->i", weights, rx.top[name], ry.top[name]).astype(float)
                      / np.einsum("ij,ij->i", weights, rx.top[name]).astype(float))
     return out
 
 
-def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str] = PROXIES,
+def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str] | None = None,
                       accuracies: Sequence[str] = ACCURACIES, resamples: int = 100,
-                      seed: int = 0) -> pd.DataFrame:
+                      seed: int = 0, published: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (dataset, proxy, accuracy column) with data: every statistic, its
-    bootstrap interval (``<stat>_low``/``<stat>_high``) and the published value.
+    bootstrap interval (``<stat>_low``/``<stat>_high``) and the published value for that very
+    accuracy column (``published``: rows of the ``published`` table).
 
-    ``scores``: dataset → that dataset's rows of the ``arch_scores`` view. Pairs without data
-    (proxy not scored, accuracy column empty) are left out; an empty result is an error.
+    ``scores``: dataset → that dataset's frame (:func:`db.read.read_scores`); ``proxies``
+    default to every proxy stored. Pairs without data (proxy not scored, accuracy column
+    empty) are left out; an empty result is an error.
     """
+    published = pd.DataFrame(columns=PUBLISHED_COLUMNS) if published is None else published
     rows = []
     for dataset, frame in scores.items():
         rng = np.random.default_rng([seed, list(DATASETS).index(dataset)])
         weights = resample_weights(len(frame), resamples, rng)
         ranked: dict[tuple[str, bytes], tuple[Variable, _Ranked]] = {}  # reused by pairs
         for accuracy in accuracies:
-            for proxy in proxies:
+            for proxy in (stored_proxies(frame) if proxies is None else proxies):
+                if proxy not in frame.columns:
+                    continue
                 keep = (frame[proxy].notna() & frame[accuracy].notna()).to_numpy()
                 if keep.sum() < 3:
                     continue
@@ -285,10 +266,10 @@ def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str]
                 row = {"dataset": dataset, "proxy": proxy, "accuracy": accuracy,
                        "n": int(keep.sum()), "n_neg_inf": int(np.isneginf(score).sum())}
                 for name in STATISTICS:
-                    half = Z95 * np.nanstd(boot[name], ddof=1)
-                    published = published_value(proxy, name, dataset, accuracy)
-                    row |= {name: point[name], f"{name}_low": point[name] - half,
-                            f"{name}_high": point[name] + half, f"{name}_published": published}
+                    low, high = percentile_interval(boot[name])
+                    row |= {name: point[name], f"{name}_low": low, f"{name}_high": high,
+                            f"{name}_published": published_value(published, proxy, name,
+                                                                 dataset, accuracy)}
                 rows.append(row)
     if not rows:
         raise ValueError("no (proxy, accuracy) pair has data: score a dataset with `luigi "
@@ -297,47 +278,60 @@ def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str]
     return pd.DataFrame(rows)
 
 
+def percentile_interval(resampled: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The central ``level`` interval of the resampled statistic (NaN resamples dropped)."""
+    finite = resampled[np.isfinite(resampled)]
+    if not len(finite):
+        return np.nan, np.nan
+    low, high = np.percentile(finite, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
+
+
 def seed_spread(seed_scores: pd.DataFrame, scores: Mapping[str, pd.DataFrame],
                 accuracies: Sequence[str] = ACCURACIES) -> pd.DataFrame:
     """Mean and std (ddof 1) over seeds of every statistic, for each (dataset, proxy) scored
-    with two or more seeds. ``seed_scores``: long frame (dataset, proxy, seed, arch_code,
-    score) as read from ``proxy_scores``; accuracies come from ``scores`` (arch_scores rows)."""
-    columns = ["dataset", "proxy", "accuracy", "seeds"] + [
+    with two or more seeds, each seed's statistic computed over the SAME architectures: those
+    scored under every seed (``common`` says how many). ``seed_scores``: long frame (dataset,
+    proxy, seed, arch_code, score); accuracies come from ``scores``."""
+    columns = ["dataset", "proxy", "accuracy", "seeds", "common"] + [
         f"{name}_seed_{what}" for name in STATISTICS for what in ("mean", "std")]
     rows = []
     for (dataset, proxy), group in seed_scores.groupby(["dataset", "proxy"], sort=False):
         if group["seed"].nunique() < 2 or dataset not in scores:
             continue
+        wide = group.pivot(index="arch_code", columns="seed", values="score").dropna()
         known = scores[dataset].set_index("arch_code")
         for accuracy in accuracies:
-            per_seed = []
-            for _, one_seed in group.groupby("seed"):
-                acc = known[accuracy].reindex(one_seed["arch_code"]).to_numpy(float)
-                keep = ~np.isnan(acc)
-                if keep.sum() >= 3:
-                    per_seed.append(point_statistics(one_seed["score"].to_numpy(float)[keep],
-                                                     acc[keep]))
-            if len(per_seed) >= 2:
-                spread = pd.DataFrame(per_seed)
-                row = {"dataset": dataset, "proxy": proxy, "accuracy": accuracy,
-                       "seeds": len(per_seed)}
-                for name in STATISTICS:
-                    row[f"{name}_seed_mean"] = spread[name].mean()
-                    row[f"{name}_seed_std"] = spread[name].std(ddof=1)
-                rows.append(row)
+            acc = known[accuracy].reindex(wide.index).to_numpy(float)
+            keep = ~np.isnan(acc)
+            if keep.sum() < 3:
+                continue
+            spread = pd.DataFrame([point_statistics(wide[seed].to_numpy(float)[keep], acc[keep])
+                                   for seed in wide.columns])
+            row = {"dataset": dataset, "proxy": proxy, "accuracy": accuracy,
+                   "seeds": len(wide.columns), "common": int(keep.sum())}
+            for name in STATISTICS:
+                row[f"{name}_seed_mean"] = spread[name].mean()
+                row[f"{name}_seed_std"] = spread[name].std(ddof=1)
+            rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 
 
-def render(table: pd.DataFrame) -> str:
+LABELS = {"pearson": "Pearson r", "spearman": "Spearman ρ", "kendall": "Kendall τ",
+          "top1": "top-1%", "top5": "top-5%"}
+
+
+def render(table: pd.DataFrame, published: pd.DataFrame | None = None) -> str:
     """Markdown, one table per accuracy column: each statistic with its 95 % interval, the
-    published value beside it, and (where several seeds were scored) the mean ± std over seeds."""
-    labels = {"pearson": "Pearson r", "spearman": "Spearman ρ", "kendall": "Kendall τ",
-              "top1": "top-1%", "top5": "top-5%"}
+    published value beside it where it was measured against that column, and (where several
+    seeds were scored) the mean ± std over seeds with the number of common architectures.
+    Published values of the proxies shown that were measured against an accuracy column the
+    table does not show are listed apart, labelled with what they were measured against."""
     blocks = []
     for accuracy, rows in table.groupby("accuracy", sort=False):
         cells = {"dataset": rows["dataset"], "proxy": rows["proxy"], "n": rows["n"],
                  "-inf": rows["n_neg_inf"]}
-        for name, label in labels.items():
+        for name, label in LABELS.items():
             cells[label] = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(v) else ""
                             for v, lo, hi in rows[[name, f"{name}_low", f"{name}_high"]].values]
             if rows[f"{name}_published"].notna().any():
@@ -345,11 +339,26 @@ def render(table: pd.DataFrame) -> str:
                                                for v in rows[f"{name}_published"]]
             if f"{name}_seed_mean" in rows and rows["seeds"].notna().any():
                 cells[f"{label} over seeds"] = [
-                    "" if np.isnan(k) else f"{m:.3f} ± {s:.3f} ({int(k)})"
-                    for m, s, k in rows[[f"{name}_seed_mean", f"{name}_seed_std",
-                                         "seeds"]].values]
-        blocks.append(f"### Correlation with {accuracy} (95% bootstrap intervals)\n\n"
+                    "" if np.isnan(k) else f"{m:.3f} ± {s:.3f} ({int(k)} seeds, {int(c)} archs)"
+                    for m, s, k, c in rows[[f"{name}_seed_mean", f"{name}_seed_std", "seeds",
+                                            "common"]].values]
+        blocks.append(f"### Correlation with {accuracy} (95% bootstrap percentile intervals)\n\n"
                       + markdown_table(pd.DataFrame(cells)))
-    sources = "; ".join(f"{proxy} {stat}: {ref.source} ({ref.epochs}-epoch accuracy)"
-                        for (proxy, stat), ref in PUBLISHED.items())
-    return "\n\n".join(blocks) + f"\n\nPublished: {sources}."
+    return "\n\n".join(blocks) + _published_notes(table, published)
+
+
+def _published_notes(table: pd.DataFrame, published: pd.DataFrame | None) -> str:
+    if published is None or published.empty:
+        return ""
+    shown = published[published["proxy"].isin(table["proxy"])]
+    beside = shown["accuracy"].isin(table["accuracy"])
+    lines = [f"- {r.proxy} {LABELS.get(r.statistic, r.statistic)}: {r.source} "
+             f"(against {r.accuracy})" for r in
+             shown[beside].drop_duplicates(["proxy", "statistic", "source"]).itertuples()]
+    apart = shown[~beside]
+    if len(apart):
+        lines.append("- measured against accuracy columns this report does not show, so not "
+                     "beside ours:")
+        lines += [f"  - {r.proxy} {LABELS.get(r.statistic, r.statistic)} vs {r.accuracy}, "
+                  f"{r.dataset}: {r.value:.3f} ({r.source})" for r in apart.itertuples()]
+    return "\n\nPublished values:\n" + "\n".join(lines)

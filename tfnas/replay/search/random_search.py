@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tfnas.search.arrays import ScoreTable, score_hint
-from tfnas.search.runs import summarise_runs
+from tfnas.replay.search.arrays import ScoreTable, score_hint
+from tfnas.replay.search.runs import summarise_runs
 
 
 def floyd_sample(u: np.ndarray, population: int) -> np.ndarray:

@@ -1,9 +1,10 @@
-"""The scoring engine: NASWOT's kernel and Synflow for a group of architectures per pass.
+"""The fast path of NASWOT and Synflow: their numbers for a group of architectures per pass.
 
-The proxies are defined on a built network (:mod:`tfnas.proxies`); this module
-computes the same numbers for TSS architectures directly, from the seeded initial
-weights (:class:`tfnas.init_weights.InitStream`) and a functional forward pass
-that does only the work the proxies need:
+The proxies are defined on a built network (:mod:`tfnas.proxies.naswot`,
+:mod:`tfnas.proxies.synflow`); this module computes the same numbers for TSS
+architectures directly, from the seeded initial weights
+(:class:`tfnas.init_weights.InitStream`) and a functional forward pass that does only the
+work the proxies need:
 
 - **No network build.** Weights are views into the seed's init stream, bit-identical
   to ``build_network(arch, classes, seed=seed)``.
@@ -50,12 +51,21 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from tfnas.init_weights import KERNEL, STAGE_CHANNELS, InitStream, Layer, layers, small_tensor
-from tfnas.network import N
-from tfnas.proxies.naswot import kernel_from_gram
+from tfnas.costs import KERNEL, STAGE_CHANNELS, N
+from tfnas.init_weights import InitStream, Layer, layers, small_tensor
 from tfnas.space import EDGES, OPS, Arch
 
 BN_EPS = 1e-5  # nn.BatchNorm2d's default
+
+
+def kernel_from_gram(gram: torch.Tensor, units: int | torch.Tensor) -> torch.Tensor:
+    """NASWOT's K = Σ c cᵀ + (1 − c)(1 − c)ᵀ from G = Σ c cᵀ and N_A = Σ units.
+
+    Σ_u (1 − c_iu)(1 − c_ju) = N_A − d_i − d_j + G_ij with d = diag(G) (each code's
+    number of ones), so K = 2G − d 1ᵀ − 1 dᵀ + N_A: one matmul per ReLU instead of two.
+    """
+    d = gram.diagonal(dim1=-2, dim2=-1)
+    return 2 * gram - d.unsqueeze(-1) - d.unsqueeze(-2) + units
 
 
 def live_cell(ops: tuple[str, ...], input_is_zero: bool) -> tuple[tuple[str, ...], list[int], bool]:

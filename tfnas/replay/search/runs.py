@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tfnas.search.arrays import ScoreTable
+from tfnas.replay.search.arrays import ScoreTable
 
 
 def _masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,114 @@
+"""The SQL of the views and of reading one scoring configuration, as text (no SQLAlchemy):
+shared by :mod:`db.schema` (which creates the views) and :mod:`db.read` (the reports)."""
+
+from __future__ import annotations
+
+from tfnas.config import DEFAULT, ScoringConfig
+
+HIGHER_IS_BETTER = ("higher is better for every proxy (what each number is: the proxies "
+                    "table); -inf allowed, never NaN")
+ACCURACY_COLUMNS: tuple[str, ...] = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep",
+                                     "valid_acc_200ep")
+
+
+def quote(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+ACCURACY_VIEW_SQL = """
+CREATE OR REPLACE VIEW arch_accuracies AS
+WITH runs AS (
+    SELECT *, training_run = dataset AS test_run,
+        training_run = CASE dataset WHEN 'cifar10' THEN 'cifar10-valid' ELSE dataset END
+            AS valid_run
+    FROM accuracies
+)
+SELECT dataset, arch_code,
+    any_value(accuracy_pct) FILTER (test_run AND split = 'test' AND epochs = 12)
+        AS test_acc_12ep,
+    any_value(accuracy_pct) FILTER (test_run AND split = 'test' AND epochs = 200)
+        AS test_acc_200ep,
+    any_value(accuracy_pct) FILTER (valid_run AND split = 'valid' AND epochs = 12)
+        AS valid_acc_12ep,
+    any_value(accuracy_pct) FILTER (valid_run AND split = 'valid' AND epochs = 200)
+        AS valid_acc_200ep
+FROM runs
+GROUP BY dataset, arch_code
+"""
+
+SCORES_VIEW_SQL = """
+CREATE OR REPLACE VIEW scores AS
+SELECT p.dataset, p.arch_code, a.arch_index, a.arch_str, a.iso_class, p.proxy, p.seed,
+    p.batch_size, p.augment, p.data_fingerprint, p.score, p.seconds, p.created_at,
+    acc.test_acc_12ep, acc.test_acc_200ep, acc.valid_acc_12ep, acc.valid_acc_200ep
+FROM proxy_scores p
+JOIN architectures a USING (arch_code)
+LEFT JOIN arch_accuracies acc USING (dataset, arch_code)
+"""
+
+def configuration_sql(config: ScoringConfig) -> str:
+    """SELECT of the ``scores`` rows of one configuration: per (dataset, proxy) ONE set of
+    images — ``config.fingerprint`` if given, else the fingerprint covering the most
+    architectures (ties: the latest scored) — so no proxy mixes images across architectures."""
+    where = (f"seed = {config.seed} AND batch_size = {config.batch_size} "
+             f"AND augment = {config.augment}")
+    chosen = (f"data_fingerprint = {quote(config.fingerprint)}" if config.fingerprint else
+              "true QUALIFY row_number() OVER (PARTITION BY dataset, proxy ORDER BY count(*) "
+              "DESC, max(created_at) DESC, data_fingerprint) = 1")
+    return f"""
+WITH images AS (
+    SELECT dataset, proxy, data_fingerprint FROM proxy_scores
+    WHERE {where}
+    GROUP BY dataset, proxy, data_fingerprint
+    HAVING {chosen}
+)
+SELECT scores.* FROM scores JOIN images USING (dataset, proxy, data_fingerprint)
+WHERE {where}
+"""
+
+
+DEFAULT_SCORES_SQL = ("CREATE OR REPLACE VIEW default_scores AS\n"
+                      + configuration_sql(DEFAULT))
+
+VIEW_COMMENTS: dict[str, str] = {
+    "arch_accuracies": "NATS-Bench accuracies of each (dataset, arch) side by side: test from "
+                       "run = dataset (CIFAR-10: run cifar10, trained on train+valid), valid "
+                       "from cifar10-valid for CIFAR-10 and from run = dataset otherwise",
+    "scores": "every stored score, every configuration, beside the accuracies (long: one row "
+              "per arch, dataset, proxy and configuration); " + HIGHER_IS_BETTER,
+    "default_scores": f"the scores of the default configuration ({DEFAULT.describe()}); per "
+                      "(dataset, proxy) one set of images, the one covering the most "
+                      "architectures (ties: the latest); long",
+}
+#: Comments of the views' columns (besides the accuracies and arch_scores' proxy columns).
+VIEW_COLUMN_COMMENTS: dict[str, str] = {
+    "dataset": "cifar10, cifar100 or ImageNet16-120",
+    "arch_code": "tfnas architecture id (architectures.arch_code)",
+    "arch_index": "NATS-Bench index; NULL until a benchmark is imported",
+    "arch_str": "NATS-Bench architecture string",
+    "iso_class": "class of isomorphic cells (architectures.iso_class)",
+    "proxy": "proxy name (proxies.proxy)",
+    "seed": "seed of the weights and of the image batch",
+    "batch_size": "images in the proxy batch",
+    "augment": "whether the batch was drawn with training augmentation",
+    "data_fingerprint": "short sha256 of the images read ('none': no images)",
+    "score": HIGHER_IS_BETTER,
+    "seconds": "wall seconds the proxy took for this arch",
+    "created_at": "when the score was computed (UTC)",
+}
+ACCURACY_COMMENTS: dict[str, str] = {
+    "test_acc_12ep": "NATS-Bench test accuracy (%) after 12 epochs; CIFAR-10 from run cifar10 "
+                     "(trained on train+valid); NULL where unknown",
+    "test_acc_200ep": "NATS-Bench test accuracy (%) after 200 epochs; CIFAR-10 from run cifar10 "
+                      "(trained on train+valid); NULL where unknown",
+    "valid_acc_12ep": "NATS-Bench validation accuracy (%) after 12 epochs; CIFAR-10 from run "
+                      "cifar10-valid (trained on train only); NULL where unknown",
+    "valid_acc_200ep": "NATS-Bench validation accuracy (%) after 200 epochs; CIFAR-10 from run "
+                       "cifar10-valid (trained on train only); NULL where unknown",
+}

@@ -1,0 +1,87 @@
+"""Every registered proxy keeps the contract (tfnas/proxies/_contract.py), checked here for
+each proxy the registry lists, so a new proxy module is tested by these without a line added:
+metadata, never NaN, deterministic per seed, independent of the thread count, the fast path
+equal to the plain one, and labels required where read."""
+
+import math
+
+import pytest
+import torch
+
+from tfnas import proxies
+from tfnas.datasets import DATASETS, Batch
+from tfnas.proxies import IMAGES, LABELS, ScoringRun
+from tfnas.space import Arch
+
+NAMES = proxies.names()
+SPEC = DATASETS["ImageNet16-120"]
+ARCHS = [
+    Arch(("nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3", "nor_conv_3x3", "skip_connect",
+          "nor_conv_1x1")),
+    Arch(("avg_pool_3x3", "skip_connect", "nor_conv_1x1", "none", "nor_conv_3x3", "none")),
+    Arch(("none",) * 6),
+]
+
+
+def run(seed: int = 0) -> ScoringRun:
+    generator = torch.Generator().manual_seed(11)
+    images = torch.randn(8, 3, 16, 16, generator=generator)
+    labels = torch.randint(0, SPEC.num_classes, (8,), generator=generator)
+    return ScoringRun(SPEC, seed, "cpu", Batch(images, labels, "test"))
+
+
+def test_the_registry_lists_every_module_once_by_its_name():
+    assert {"naswot", "synflow", "params", "flops"} <= set(NAMES)
+    assert list(NAMES) == sorted(NAMES)
+    for name in NAMES:
+        proxy = proxies.get(name)
+        assert proxy.name == name and proxy.citation and proxy.settings
+        assert "higher is better" in proxy.convention
+        assert proxy.reads <= {IMAGES, LABELS}
+        if LABELS in proxy.reads:
+            assert IMAGES in proxy.reads
+        for published in proxy.published:
+            assert published.statistic in ("spearman", "kendall", "pearson")
+            assert set(published.values) <= set(DATASETS) and published.source
+    with pytest.raises(ValueError, match="--proxies: unknown proxy 'nope'; choose from "):
+        proxies.check_proxies(["nope"])
+    with pytest.raises(ValueError, match="--proxies: no proxy given"):
+        proxies.check_proxies([])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scores_are_numbers_deterministic_per_seed_and_thread_independent(name):
+    proxy = proxies.get(name)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = [proxy.score(arch, run()) for arch in ARCHS]
+        again = [proxy.score(arch, run()) for arch in ARCHS]
+        torch.set_num_threads(2)
+        two = [proxy.score(arch, run()) for arch in ARCHS]
+    finally:
+        torch.set_num_threads(before)
+    for a, b, c in zip(one, again, two, strict=True):
+        assert isinstance(a, float) and not math.isnan(a)
+        assert a == b
+        assert a == c or abs(a - c) <= 1e-6 * abs(a), (name, a, c)
+    assert math.isfinite(one[0])  # a normal architecture has a finite score
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if proxies.get(n).score_many is not None])
+def test_the_fast_path_equals_the_plain_scorer(name):
+    proxy = proxies.get(name)
+    fast = proxy.score_many(ARCHS, run(seed=2))
+    for arch, score in zip(ARCHS, fast, strict=True):
+        plain = proxy.score(arch, run(seed=2))
+        assert score == plain or abs(score - plain) <= 1e-6 * abs(plain), (name, arch)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if LABELS in proxies.get(n).reads])
+def test_proxies_that_read_labels_refuse_a_batch_without_them(name):
+    from tfnas.scoring import score_archs
+
+    unlabelled = run()
+    unlabelled.batch.labels[:] = -1
+    with pytest.raises(ValueError, match=f"8 of the 8 images .* proxies {name}"):
+        score_archs(ARCHS[:1], unlabelled, (name,))

@@ -1,0 +1,94 @@
+"""The scoring configuration a proxy score is computed under, defined once.
+
+A stored score is identified by (architecture, dataset, proxy) and this configuration: the
+seed of the network initialisation and of the image batch, the number of images in the
+batch, whether the batch was drawn with training augmentation, and the fingerprint of the
+exact images read (:func:`tfnas.datasets.sample_batch`). The default is the study's: seed 0,
+128 images, no augmentation (the NASWOT code's ``--augtype none``).
+
+Seeds are integers in ``0 .. SEED_MAX`` (2³¹ − 1) on every path — command line, pipeline,
+database — so no layer wraps a seed around (torch, numpy and DuckDB all hold it exactly).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tfnas.messages import shorten
+
+SEED_MAX = 2**31 - 1
+DEFAULT_SEED = 0
+DEFAULT_BATCH_SIZE = 128
+#: ``data_fingerprint`` of scores computed without reading images (closed forms, Synflow …).
+NO_DATA = "none"
+#: The study's proxies (NASWOT and Synflow, with the #params and FLOPs baselines): what the
+#: pipeline scores and the reports show unless told otherwise; any registered proxy may be asked.
+STUDY_PROXIES: tuple[str, ...] = ("naswot", "synflow", "params", "flops")
+
+
+def check_seed(value: object, flag: str = "--seed") -> int:
+    """``value`` as a seed; one-line ``ValueError`` naming ``flag`` unless an integer in
+    0..SEED_MAX (booleans, floats and strings such as ``"1.5"`` are refused)."""
+    seed = as_integer(value)
+    if seed is None or not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"{flag} must be an integer in 0..{SEED_MAX}, got {shorten(value)}")
+    return seed
+
+
+def check_batch_size(value: object, flag: str = "--batch-size") -> int:
+    """``value`` as a batch size (a positive integer); one-line ``ValueError`` naming ``flag``."""
+    size = as_integer(value)
+    if size is None or size < 1:
+        raise ValueError(f"{flag} must be a positive integer, got {shorten(value)}")
+    return size
+
+
+def as_integer(value: object) -> int | None:
+    """An int, or a string of ASCII digits with an optional leading minus, as an int; else
+    None (booleans, floats, ``"1.5"``, ``"¹"``, ``"١"`` …)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+        return int(value)
+    return None
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Seed, batch size, augmentation and (optionally) the images' fingerprint of a score.
+
+    ``fingerprint=None`` means "whichever images" when reading scores back (among rows that
+    differ only in their images, the latest wins); scoring always records the fingerprint.
+    """
+
+    seed: int = DEFAULT_SEED
+    batch_size: int = DEFAULT_BATCH_SIZE
+    augment: bool = False
+    fingerprint: str | None = None
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed)
+        check_batch_size(self.batch_size)
+
+    def describe(self) -> str:
+        """E.g. ``seed 0, batch 128, no augmentation`` (+ ``, images 6e7a9c56…``)."""
+        text = (f"seed {self.seed}, batch {self.batch_size}, "
+                f"{'augmented' if self.augment else 'no augmentation'}")
+        return text + (f", images {self.fingerprint}" if self.fingerprint else "")
+
+    def flags(self) -> str:
+        """The command-line flags that select this configuration (defaults left out)."""
+        parts = []
+        if self.seed != DEFAULT_SEED:
+            parts.append(f"--seed {self.seed}")
+        if self.batch_size != DEFAULT_BATCH_SIZE:
+            parts.append(f"--batch-size {self.batch_size}")
+        if self.augment:
+            parts.append("--augment")
+        return " ".join(parts)
+
+
+DEFAULT = ScoringConfig()

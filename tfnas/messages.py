@@ -1,0 +1,20 @@
+"""One-line error messages: user input shortened before it is echoed, exceptions flattened."""
+
+from __future__ import annotations
+
+import reprlib
+
+_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def shorten(value: object) -> str:
+    """``repr(value)`` cut to about 60 characters (a 10,000-character argument is not echoed
+    whole), e.g. ``'|nor_conv_3x3~0|+|non...e~2|'``."""
+    return _REPR.repr(value)
+
+
+def one_line(err: BaseException) -> str:
+    """``Type: message`` on one line (newlines and runs of spaces collapsed)."""
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

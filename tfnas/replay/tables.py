@@ -1,0 +1,390 @@
+"""Tables I–V of the study ("Training Free Neural Architecture Search": NASWOT and Synflow on
+NATS-Bench TSS), and the same search tables for any stored proxy, replayed against the
+database with :mod:`tfnas.replay.search`.
+
+- Table I: random search with NASWOT for N = 10, 100, 1000.
+- Table II: random search with NASWOT (N = 100 by default; the study leaves N unstated).
+- Table III: random search with Synflow (same N).
+- Tables IV / V: regularized evolution with NASWOT / Synflow, 1000 cycles, population 64,
+  tournament 20.
+- For any other proxy p (``tfnas tables --proxies p``): "random p" (N = 10, 100, 1000) and
+  "REA p".
+
+Every (table, dataset, N) cell runs R independent searches and reports three rows:
+``chosen`` (the architecture the search returns: accuracy, proxy score and simulated search
+time, mean and std over runs), ``optimal`` (the best accuracy among the architectures each
+run evaluated, and that architecture's score) and ``population`` (mean and std of accuracy
+and finite scores over every distinct architecture the runs evaluated, pooled). Std is ddof 0.
+Search time is simulated: Σ stored scoring seconds of the distinct architectures a run
+evaluated (the study's times are its own elapsed seconds).
+
+Runs are replayed in chunks of :data:`CHUNK` and summarised as streaming moments, so memory
+does not grow with R (R ≤ CHUNK gives exactly the runs of one unchunked replay).
+
+The study's numbers (``study_*`` columns, shipped as ``tfnas/data/study_tables.csv``) are its
+12-epoch accuracies — validation accuracy for Table I, the split unstated for Tables II–V —
+and stand on the ``chosen`` rows only when our accuracy column is that quantity
+(:func:`study_comparable`); otherwise they are printed apart, labelled (:func:`render`).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from tfnas.config import STUDY_PROXIES
+from tfnas.datasets import DATASETS
+from tfnas.replay.markdown import format_number, markdown_table
+from tfnas.replay.search import ScoreTable, random_search, summarise_runs
+from tfnas.replay.search.arrays import check_accuracy
+from tfnas.replay.search.evolution import check_evolution, evolve_together
+from tfnas.space import NUM_ARCHS
+
+STUDY_CSV = resources.files("tfnas") / "data" / "study_tables.csv"
+TABLE_1_SIZES: tuple[int, ...] = (10, 100, 1000)
+REA_SETTINGS: dict[str, int] = {"cycles": 1000, "population": 64, "tournament": 20}
+NASWOT, SYNFLOW = STUDY_PROXIES[:2]
+#: The study's tables: name → (search, proxy).
+TABLES: dict[str, tuple[str, str]] = {
+    "I": ("random", NASWOT), "II": ("random", NASWOT), "III": ("random", SYNFLOW),
+    "IV": ("rea", NASWOT), "V": ("rea", SYNFLOW),
+}
+#: What the study's accuracy numbers are: 12 epochs; the split where the study states it.
+STUDY_ACCURACY: dict[str, tuple[str, ...]] = {
+    "I": ("valid_acc_12ep",),
+    **{t: ("test_acc_12ep", "valid_acc_12ep") for t in ("II", "III", "IV", "V")},
+}
+SETTINGS = ["n", "cycles", "population", "tournament"]
+MEASURES = ["accuracy_mean", "accuracy_std", "score_mean", "score_std", "time_mean_s",
+            "time_std_s"]
+CHUNK = 2000  # runs replayed at once: bounds memory whatever --runs is
+MAX_RUNS = 100_000
+
+
+def study_comparable(table: str, accuracy: str) -> bool:
+    """Whether the study's numbers of ``table`` measure the same quantity as our column."""
+    return accuracy in STUDY_ACCURACY.get(table, ())
+
+
+def load_study() -> pd.DataFrame:
+    """The study's Tables I–V, one row per cell (shipped with tfnas)."""
+    with resources.as_file(STUDY_CSV) as path:
+        return pd.read_csv(path)
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Count, mean and sum of squared deviations of a sample; ``+`` merges two samples
+    (Chan et al. 1979), so chunks of runs combine exactly."""
+
+    n: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Moments:
+        values = np.asarray(values, dtype=float)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return cls()
+        mean = float(values.mean())
+        return cls(float(len(values)), mean, float(((values - mean) ** 2).sum()))
+
+    @classmethod
+    def pooled(cls, counts: np.ndarray, means: np.ndarray, stds: np.ndarray) -> Moments:
+        """The moments of groups given by their counts, means and (ddof 0) stds."""
+        ok = np.asarray(counts) > 0
+        counts, means, stds = (np.asarray(a, dtype=float)[ok] for a in (counts, means, stds))
+        if not counts.sum():
+            return cls()
+        n = counts.sum()
+        mean = float((counts * means).sum() / n)
+        m2 = float((counts * (stds**2 + (means - mean) ** 2)).sum())
+        return cls(float(n), mean, m2)
+
+    def __add__(self, other: Moments) -> Moments:
+        n = self.n + other.n
+        if not n:
+            return Moments()
+        delta = other.mean - self.mean
+        return Moments(n, self.mean + delta * other.n / n,
+                       self.m2 + other.m2 + delta**2 * self.n * other.n / n)
+
+    @property
+    def mean_std(self) -> tuple[float, float]:
+        if not self.n:
+            return np.nan, np.nan
+        return self.mean, math.sqrt(max(self.m2 / self.n, 0.0))
+
+
+class CellSummary:
+    """The ``chosen``, ``optimal`` and ``population`` rows of one cell, from chunks of runs."""
+
+    def __init__(self) -> None:
+        self.moments: dict[tuple[str, str], Moments] = {}
+
+    def add(self, runs: pd.DataFrame) -> None:
+        """Add one chunk of runs (columns of :func:`tfnas.replay.search.summarise_runs`)."""
+        parts = {
+            ("chosen", "accuracy"): Moments.of(runs["accuracy"]),
+            ("chosen", "score"): Moments.of(runs["score"]),
+            ("chosen", "time"): Moments.of(runs["seconds"]),
+            ("optimal", "accuracy"): Moments.of(runs["optimal_accuracy"]),
+            ("optimal", "score"): Moments.of(runs["optimal_score"]),
+            ("population", "accuracy"): Moments.pooled(
+                runs["distinct"], runs["population_accuracy_mean"],
+                runs["population_accuracy_std"]),
+            ("population", "score"): Moments.pooled(
+                runs["population_score_count"], runs["population_score_mean"],
+                runs["population_score_std"]),
+        }
+        for key, moments in parts.items():
+            self.moments[key] = self.moments.get(key, Moments()) + moments
+
+    def rows(self) -> list[dict]:
+        out = []
+        for row in ("chosen", "optimal", "population"):
+            values = {}
+            for measure, suffix in (("accuracy", ""), ("score", ""), ("time", "_s")):
+                mean, std = self.moments.get((row, measure), Moments()).mean_std
+                values[f"{measure}_mean{suffix}"], values[f"{measure}_std{suffix}"] = mean, std
+            out.append({"row": row, **{m: values[m] for m in MEASURES}})
+        return out
+
+
+def summarise_cell(runs: pd.DataFrame) -> list[dict]:
+    """The ``chosen``, ``optimal`` and ``population`` rows of one cell's runs."""
+    summary = CellSummary()
+    summary.add(runs)
+    return summary.rows()
+
+
+def check_options(runs: int, accuracy: str, sizes: Sequence[int] = ()) -> None:
+    """One-line ``ValueError`` for arguments no database could satisfy."""
+    check_accuracy(accuracy)
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
+        raise ValueError(f"--runs must be an integer in 1..{MAX_RUNS:,}, got {runs!r} (runs are "
+                         f"replayed {CHUNK:,} at a time, so memory stays bounded; "
+                         f"{MAX_RUNS:,} runs already take about a minute per table and put "
+                         "the standard error of a mean at 0.3 % of the spread)")
+    for n in sizes:
+        if not 1 <= n <= NUM_ARCHS:
+            raise ValueError(f"--n must be in 1..{NUM_ARCHS} (random search samples without "
+                             f"replacement from the {NUM_ARCHS} architectures), got {n}")
+
+
+def plan_tables(proxies: Sequence[str] | None, n: int = 100
+                ) -> dict[str, tuple[str, str, tuple[int, ...]]]:
+    """Table name → (search, proxy, random-search sizes). ``proxies`` None: the study's
+    Tables I–V; else per proxy "random <p>" (N = 10, 100, 1000) and "REA <p>"."""
+    if proxies is None:
+        sizes = {"I": TABLE_1_SIZES, "II": (n,), "III": (n,), "IV": (), "V": ()}
+        return {name: (*TABLES[name], sizes[name]) for name in TABLES}
+    plan = {}
+    for proxy in proxies:
+        plan[f"random {proxy}"] = ("random", proxy, TABLE_1_SIZES)
+        plan[f"REA {proxy}"] = ("rea", proxy, ())
+    return plan
+
+
+def _table_id(name: str) -> int:
+    return list(TABLES).index(name) if name in TABLES else zlib.crc32(name.encode())
+
+
+def replay(scores: Mapping[str, pd.DataFrame],
+           plan: Mapping[str, tuple[str, str, Sequence[int]]], *, runs: int, accuracy: str,
+           seed: int, rea: Mapping[str, int]) -> dict[str, tuple[list[dict], list[str]]]:
+    """The summary rows (with the cell's settings) and notes of each table in ``plan``.
+
+    Each cell has its own generator, seeded by (seed, table, dataset, N), so a result does not
+    depend on which tables are replayed together; R runs are replayed in chunks of
+    :data:`CHUNK` drawn one after the other from that generator. The regularized-evolution
+    cells of all tables run in one loop over cycles (:func:`evolve_together`) per chunk."""
+    done = {table: ([], []) for table in plan}
+    evolving = []
+    for table, (search, proxy, sizes) in plan.items():
+        rows, notes = done[table]
+        for dataset, frame in scores.items():
+            try:
+                lookup = ScoreTable.from_frame(frame, proxy, accuracy)
+            except ValueError as err:
+                notes.append(f"{dataset}: {err}")
+                continue
+            for cell in ([{"n": n} for n in sizes] if search == "random" else [dict(rea)]):
+                rng = np.random.default_rng([seed, _table_id(table),
+                                             list(DATASETS).index(dataset), cell.get("n", 0)])
+                key = {"table": table, "search": search, "proxy": proxy, "dataset": dataset,
+                       **cell, "accuracy": accuracy, "runs": runs}
+                try:
+                    if search == "random":
+                        summary = CellSummary()
+                        for chunk in _chunks(runs):
+                            summary.add(random_search(lookup, cell["n"], chunk, rng))
+                        rows.extend(key | row for row in summary.rows())
+                    else:
+                        check_evolution(lookup, runs=runs, **cell)
+                        evolving.append((key, lookup, rng))
+                except ValueError as err:
+                    notes.append(f"{dataset}: {err}")
+    if evolving:
+        keys, lookups, rngs = zip(*evolving, strict=True)
+        summaries = [CellSummary() for _ in keys]
+        for chunk in _chunks(runs):
+            visited = evolve_together(lookups, runs=chunk, rngs=rngs, **rea)
+            for summary, lookup, codes in zip(summaries, lookups, visited, strict=True):
+                summary.add(summarise_runs(lookup, codes))
+        for key, summary in zip(keys, summaries, strict=True):
+            done[key["table"]][0].extend(key | row for row in summary.rows())
+    return done
+
+
+def _chunks(runs: int) -> list[int]:
+    return [min(CHUNK, runs - start) for start in range(0, runs, CHUNK)]
+
+
+def assemble(table: str, rows: list[dict], notes: list[str]) -> pd.DataFrame:
+    """One table's frame from its :func:`replay` rows, with the study's numbers (``study_*``)
+    on ``chosen`` rows of a study table. ``ValueError`` with the notes when no dataset could
+    be replayed."""
+    if not rows:
+        raise ValueError("; ".join(notes))
+    frame = pd.DataFrame(rows).reindex(columns=["table", "search", "proxy", "dataset",
+                                                *SETTINGS, "accuracy", "runs", "row",
+                                                *MEASURES])
+    published = load_study()
+    published = published[published["table"] == table]
+    keys = ["table", "dataset"] + (["n"] if published["n"].notna().any() else [])
+    frame["n"] = frame["n"].astype(float)
+    published = published.astype({"n": float})[keys + MEASURES].rename(
+        columns={m: f"study_{m}" for m in MEASURES})
+    frame = frame.merge(published.assign(row="chosen"), on=[*keys, "row"], how="left")
+    frame.attrs["notes"] = notes
+    return frame
+
+
+def tables(scores: Mapping[str, pd.DataFrame], n: int = 100, runs: int = 500,
+           accuracy: str = "test_acc_12ep", seed: int = 0, rea: Mapping[str, int] = REA_SETTINGS,
+           proxies: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+    """The study's Tables I–V by name ("I" … "V"; Tables II and III with N = ``n``), or with
+    ``proxies`` the random-search and REA tables of each (:func:`plan_tables`), replayed
+    together. A table no dataset can fill is an empty frame whose ``attrs["notes"]`` say why;
+    ``ValueError`` if every table is empty or an argument is bad."""
+    plan = plan_tables(proxies, n)
+    check_options(runs, accuracy, [s for _, _, sizes in plan.values() for s in sizes])
+    result = {}
+    for name, (rows, notes) in replay(scores, plan, runs=runs, accuracy=accuracy, seed=seed,
+                                      rea=rea).items():
+        try:
+            result[name] = assemble(name, rows, notes)
+        except ValueError as err:
+            result[name] = pd.DataFrame()
+            result[name].attrs["notes"] = [str(err)]
+    if all(frame.empty for frame in result.values()):
+        first = next(iter(result.values())).attrs["notes"][0]
+        raise ValueError(f"no table could be computed: {first}")
+    return result
+
+
+def table_1(scores: Mapping[str, pd.DataFrame], **options) -> pd.DataFrame:
+    """Table I: random search with NASWOT, N = 10, 100, 1000."""
+    return tables(scores, **options)["I"]
+
+
+def table_2(scores: Mapping[str, pd.DataFrame], **options) -> pd.DataFrame:
+    """Table II: random search with NASWOT, N = ``n``."""
+    return tables(scores, **options)["II"]
+
+
+def table_3(scores: Mapping[str, pd.DataFrame], **options) -> pd.DataFrame:
+    """Table III: random search with Synflow, N = ``n``."""
+    return tables(scores, **options)["III"]
+
+
+def table_4(scores: Mapping[str, pd.DataFrame], **options) -> pd.DataFrame:
+    """Table IV: regularized evolution with NASWOT (``rea``: cycles, population, tournament)."""
+    return tables(scores, **options)["IV"]
+
+
+def table_5(scores: Mapping[str, pd.DataFrame], **options) -> pd.DataFrame:
+    """Table V: regularized evolution with Synflow."""
+    return tables(scores, **options)["V"]
+
+
+def _mean_std(mean: float, std: float, digits: int | None) -> str:
+    """"mean ± std" with ``digits`` decimals on both (the mean's scale decides: 3 significant
+    digits on both where the mean needs them); ``digits`` None: 4 significant digits."""
+    if np.isnan(mean):
+        return ""
+    if digits is None:
+        return f"{mean:.4g} ± {std:.4g}"
+    text = format_number(mean, digits)
+    if "e" in text:
+        return f"{text} ± {std:.3g}"
+    return f"{text} ± {std:.{digits}f}"
+
+
+def _title(frame: pd.DataFrame) -> str:
+    first = frame.iloc[0]
+    if first["search"] == "random":
+        sizes = ", ".join(str(int(n)) for n in frame["n"].unique())
+        setting = f"random search, N = {sizes}"
+    else:
+        setting = (f"regularized evolution, {int(first['cycles'])} cycles, population "
+                   f"{int(first['population'])}, tournament {int(first['tournament'])}")
+    name = f"Table {first['table']}" if first["table"] in TABLES else "Search"
+    return (f"{name}: {first['proxy']}, {setting}; {int(first['runs'])} runs; "
+            f"accuracy = {first['accuracy']} (%); time = simulated seconds")
+
+
+def render(frame: pd.DataFrame) -> str:
+    """Markdown: a title line and one row per (dataset, setting, row). The study's numbers
+    stand beside ours when they are the same quantity (:func:`study_comparable`), else they
+    follow in a table of their own that says what they are."""
+    first = frame.iloc[0]
+    table, accuracy = first["table"], first["accuracy"]
+    columns = {"dataset": frame["dataset"]}
+    if frame["n"].nunique() > 1:
+        columns["N"] = frame["n"].astype(int)
+    columns["row"] = frame["row"]
+    has_study = table in TABLES and frame["study_accuracy_mean"].notna().any()
+    beside = has_study and study_comparable(table, accuracy)
+    for measure, label, digits in (("accuracy", "accuracy", 2), ("score", "score", 2),
+                                   ("time", "time s", None)):
+        suffix = "_s" if measure == "time" else ""
+        whose = (("ours", ""), ("study", "study_")) if beside else (("ours", ""),)
+        for who, prefix in whose:
+            mean = frame.get(f"{prefix}{measure}_mean{suffix}", pd.Series(np.nan, frame.index))
+            std = frame.get(f"{prefix}{measure}_std{suffix}", pd.Series(np.nan, frame.index))
+            heading = f"{label} ({who})" if beside else label
+            columns[heading] = [_mean_std(m, s, digits) for m, s in
+                                zip(mean.astype(float), std.astype(float), strict=True)]
+    text = f"### {_title(frame)}\n\n{markdown_table(pd.DataFrame(columns))}"
+    if beside:
+        text += (f"\n\nStudy: 12-epoch {_study_split(table)} accuracy; its times are its own "
+                 "elapsed seconds.")
+    elif has_study:
+        study = frame[frame["study_accuracy_mean"].notna()]
+        apart = {"dataset": study["dataset"]}
+        if study["n"].nunique() > 1:
+            apart["N"] = study["n"].astype(int)
+        for measure, digits, suffix in (("accuracy", 2, ""), ("score", 2, ""),
+                                        ("time", None, "_s")):
+            apart[f"study {measure}"] = [
+                _mean_std(m, s, digits) for m, s in
+                zip(study[f"study_{measure}_mean{suffix}"].astype(float),
+                    study[f"study_{measure}_std{suffix}"].astype(float), strict=True)]
+        text += (f"\n\nThe study's Table {table} measures 12-epoch {_study_split(table)} "
+                 f"accuracy, not {accuracy}, so it is not beside ours "
+                 f"(`--accuracy {STUDY_ACCURACY[table][0]}` compares like with like):\n\n"
+                 + markdown_table(pd.DataFrame(apart)))
+    return text
+
+
+def _study_split(table: str) -> str:
+    return "validation" if STUDY_ACCURACY[table] == ("valid_acc_12ep",) else "(split unstated)"
