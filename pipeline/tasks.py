@@ -211,7 +211,7 @@ class ScoreShard(_Run):
                 raise ValueError(f"the images in {self.data_path()} changed since the run was "
                                  f"planned (fingerprint {batch.fingerprint}, planned "
                                  f"{self.fingerprint}); run the command again")
-        run = ScoringRun(self.spec, self.seed, str(device), batch)
+        run = ScoringRun(self.spec, self.seed, str(device), batch, self.batch_size)
         table = score_shard(self.task(), run,
                             desc=f"{self.dataset} seed {self.seed} shard {self.shard}")
         write_shard(table, self.task(), self.output().path)

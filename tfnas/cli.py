@@ -132,7 +132,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     config = ScoringConfig(args.seed, args.batch_size, args.augment)
     reads = any(IMAGES in proxies.get(name).reads for name in names)
     batch = sample_batch(spec, args.data, config) if reads else None
-    run = ScoringRun(spec, args.seed, args.device, batch)
+    run = ScoringRun(spec, args.seed, args.device, batch, args.batch_size)
     check_run(run, names)
     if not args.json:
         images = (f"{args.batch_size} training images from {args.data} (fingerprint "

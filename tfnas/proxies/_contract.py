@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tfnas.config import DEFAULT_BATCH_SIZE
 from tfnas.datasets import Batch, DatasetSpec
 from tfnas.space import Arch
 
@@ -45,13 +46,19 @@ class Published:
 @dataclass(frozen=True)
 class ScoringRun:
     """One scoring run: the dataset, the seed of the weights (and of the batch), the device,
-    and the proxy batch (``None`` when no proxy of the run reads images)."""
+    the proxy batch (``None`` when no proxy of the run reads images) and the configured batch
+    size (the number of images, or of Gaussian inputs for data-free proxies that draw them)."""
 
     spec: DatasetSpec
     seed: int = 0
     device: str = "cpu"
     batch: Batch | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
     _memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.batch is not None and len(self.batch.images) != self.batch_size:
+            object.__setattr__(self, "batch_size", len(self.batch.images))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
