@@ -24,10 +24,9 @@ from importlib import resources
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from db.connection import open_read_only, writing
+from db.connection import DatabaseError, open_read_only, writing
 from db.schema import ensure_schema, register_proxies
 from db.shards import SHARD_SCHEMA
 from tfnas.config import DEFAULT, NO_DATA
@@ -53,6 +52,9 @@ def init_database(database: str | os.PathLike,
 
     start = time.perf_counter()
     bundle = Path(str(bundle or BUNDLE))
+    if not bundle.is_file():
+        raise DatabaseError(f"tfnas has no score bundle at {bundle}; reinstall tfnas, or build "
+                            "one with `python scripts/build_bundle.py`")
     meta = bundle_metadata(bundle)
     database = Path(database)
     with writing(database) as engine:
@@ -115,17 +117,16 @@ def export_bundle(database: str | os.PathLike, out: str | os.PathLike,
                 keep.append((dataset, proxy, options.iloc[0]["data_fingerprint"]))
         chosen = pd.DataFrame(keep, columns=["dataset", "proxy", "data_fingerprint"])
         conn.register("_chosen", chosen)
-        rows = conn.execute(
+        rows = conn.sql(
             f"SELECT {', '.join(SHARD_SCHEMA.names)} FROM proxy_scores JOIN _chosen "
-            "USING (dataset, proxy, data_fingerprint) WHERE seed = ? AND batch_size = ? AND "
-            "augment = ? ORDER BY dataset, proxy, arch_code",
-            [DEFAULT.seed, DEFAULT.batch_size, DEFAULT.augment]).arrow()
+            "USING (dataset, proxy, data_fingerprint) WHERE seed = $seed AND batch_size = $batch "
+            "AND augment = $augment ORDER BY dataset, proxy, arch_code",
+            params={"seed": DEFAULT.seed, "batch": DEFAULT.batch_size,
+                    "augment": DEFAULT.augment}).to_arrow_table()
     finally:
         conn.close()
-    if hasattr(rows, "read_all"):  # a RecordBatchReader in newer DuckDB
-        rows = rows.read_all()
     used = set(chosen["proxy"])
-    table = pa.Table.from_batches(rows.to_batches(), rows.schema).cast(SHARD_SCHEMA)
+    table = rows.cast(SHARD_SCHEMA)
     table = table.replace_schema_metadata({
         PROXIES_KEY: json.dumps([r for r in proxies if r["proxy"] in used]).encode(),
         PUBLISHED_KEY: json.dumps([r for r in published if r["proxy"] in used]).encode(),

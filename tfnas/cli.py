@@ -242,7 +242,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if notes:
         _note(f"{len(notes)} panel(s) left out: " + " | ".join(notes))
     if curves:
-        _note(f"wrote {save_figure(search_figure(curves), args.out / 'search_time.png')}")
+        figure = search_figure(curves, args.accuracy)
+        _note(f"wrote {save_figure(figure, args.out / 'search_time.png')}")
     return 0
 
 

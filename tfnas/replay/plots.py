@@ -1,6 +1,11 @@
 """Figures: proxy score against accuracy (Fig. 3 of the study), and random search against
 regularized evolution as accuracy for simulated search time. Plain matplotlib ``Figure``s
-(no pyplot state); ``figure.savefig("x.png")`` renders them with the Agg backend."""
+(no pyplot state); ``figure.savefig("x.png")`` renders them with the Agg backend.
+
+Every title and axis label carries what is plotted and how many architectures it is; layouts
+are constrained (nothing clipped at any number of panels), log axes have labelled ticks at
+1-2-5 steps only, and the search figure's legend sits below the panels, off the data.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy import stats
 
 from tfnas.datasets import DATASETS
@@ -19,28 +25,33 @@ from tfnas.replay.search.evolution import evolve
 from tfnas.replay.tables import REA_SETTINGS
 
 BUDGETS: tuple[int, ...] = (10, 20, 50, 100, 200, 500, 1000)  # architectures evaluated
+PANEL = (4.4, 3.8)  # inches per panel
 
 
 def score_accuracy_figure(scores: Mapping[str, pd.DataFrame], proxy: str,
                           accuracy: str = "test_acc_12ep") -> Figure:
     """Fig. 3 of the study for ``proxy``: one scatter of score against accuracy per dataset,
-    Spearman ρ (−inf ranked lowest) in each title; −inf scores are not drawn (counted)."""
+    Spearman ρ (−inf ranked lowest) and the number of architectures in each title; −inf scores
+    are not drawn (the x label counts them)."""
     check_accuracy(accuracy)
-    figure = Figure(figsize=(4.2 * len(scores), 3.8), layout="tight")
+    figure = Figure(figsize=(PANEL[0] * len(scores), PANEL[1] + 0.4), layout="constrained")
     axes = figure.subplots(1, len(scores), squeeze=False)
+    counts = []
     for ax, (dataset, frame) in zip(axes[0], scores.items(), strict=True):
         rows = frame[frame[proxy].notna() & frame[accuracy].notna()]
         score, acc = rows[proxy].to_numpy(float), rows[accuracy].to_numpy(float)
         finite = np.isfinite(score)
         rho = stats.spearmanr(neg_inf_lowest(score), acc).statistic if len(rows) > 2 else np.nan
         ax.scatter(score[finite], acc[finite], s=2, alpha=0.3, linewidths=0, rasterized=True)
-        ax.set_title(f"{dataset}: Spearman ρ = {rho:.3f}", fontsize=10)
-        ax.set_xlabel(f"{proxy} score" + (f" ({(~finite).sum()} at -inf not shown)"
-                                          if (~finite).any() else ""))
+        ax.set_title(f"{dataset}: ρ = {rho:.3f}, n = {len(rows):,}", fontsize=10)
+        hidden = int((~finite).sum())
+        ax.set_xlabel(f"{proxy} score" + (f" ({hidden:,} at −inf not shown)" if hidden else ""))
         ax.set_ylabel(f"{accuracy} (%)")
         ax.grid(alpha=0.3)
-    figure.suptitle(f"{proxy} score vs accuracy, {len(next(iter(scores.values())))} "
-                    "architectures per dataset", fontsize=11)
+        counts.append(len(rows))
+    total = (f"{counts[0]:,} architectures" if len(set(counts)) == 1
+             else "architectures: " + ", ".join(f"{n:,}" for n in counts))
+    _suptitle(figure, f"{proxy} score vs {accuracy} ({total} per dataset)")
     return figure
 
 
@@ -60,40 +71,71 @@ def search_curves(table: ScoreTable, runs: int, seed: int = 0,
         visited = evolve(table, max(budgets), runs=runs, rng=np.random.default_rng(seed), **rea)
         rows += [("regularized evolution", c, summarise_runs(table, visited[:, :c]))
                  for c in budgets if c >= rea["population"]]
-    return pd.DataFrame([{"search": search, "budget": budget,
+    return pd.DataFrame([{"search": search, "budget": budget, "runs": runs,
                           "time_mean_s": result["seconds"].mean(),
                           "accuracy_mean": result["accuracy"].mean(),
                           "accuracy_std": result["accuracy"].std(ddof=0)}
                          for search, budget, result in rows])
 
 
-def search_figure(curves: Mapping[tuple[str, str], pd.DataFrame]) -> Figure:
+def _log_ticks(ax) -> None:
+    """Labelled major ticks at 1-2-5 steps over at most ~1.5 decades, at powers of ten beyond
+    (at most six); plain numbers; no minor labels (they ran into each other)."""
+    low, high = ax.get_xlim()
+    decades = np.log10(high / low) if low > 0 else 10
+    subs = (1.0, 2.0, 5.0) if decades <= 1.5 else (1.0, 3.0) if decades <= 3 else (1.0,)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=6))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _suptitle(figure: Figure, text: str) -> None:
+    """A figure title wrapped to the figure's width (one panel is narrower than the text)."""
+    import textwrap
+
+    width = figure.get_figwidth()
+    figure.suptitle(textwrap.fill(text, width=max(30, int(width * 11))), fontsize=11)
+
+
+def search_figure(curves: Mapping[tuple[str, str], pd.DataFrame], accuracy: str = "") -> Figure:
     """Accuracy against simulated search time, one panel per (proxy, dataset) key of
-    ``curves`` (frames of :func:`search_curves`), random search and REA as two lines. Columns
-    are datasets in NATS-Bench order; a (proxy, dataset) without curves is left blank."""
+    ``curves`` (frames of :func:`search_curves`), random search and REA as two lines, each
+    curve's first and last budget of evaluated architectures written beside its point.
+    Columns are datasets in NATS-Bench order; a (proxy, dataset) without curves is blank."""
     proxies = list(dict.fromkeys(proxy for proxy, _ in curves))
     datasets = sorted({dataset for _, dataset in curves}, key=list(DATASETS).index)
-    figure = Figure(figsize=(4.2 * len(datasets), 3.4 * len(proxies)), layout="tight")
+    figure = Figure(figsize=(PANEL[0] * len(datasets), PANEL[1] * len(proxies) + 0.8),
+                    layout="constrained")
     axes = figure.subplots(len(proxies), len(datasets), squeeze=False)
+    handles = {}
+    runs = set()
     for proxy, row in zip(proxies, axes, strict=True):
         for dataset, ax in zip(datasets, row, strict=True):
             curve = curves.get((proxy, dataset))
             if curve is None:
                 ax.set_visible(False)
                 continue
+            runs.update(curve["runs"].unique())
             for search, line in curve.groupby("search"):
-                ax.errorbar(line["time_mean_s"], line["accuracy_mean"],
-                            yerr=line["accuracy_std"], marker="o", markersize=3, capsize=2,
-                            label=search)
-                last = line.iloc[-1]
-                ax.annotate(f"{int(last['budget'])}", (last["time_mean_s"], last["accuracy_mean"]),
-                            fontsize=7)
+                drawn = ax.errorbar(line["time_mean_s"], line["accuracy_mean"],
+                                    yerr=line["accuracy_std"], marker="o", markersize=3,
+                                    capsize=2, label=search)
+                handles[search] = drawn
+                ends = line.iloc[[0, -1]] if len(line) > 1 else line
+                for point in ends.itertuples():  # first and last budget, left of the point
+                    ax.annotate(f"{point.budget:g}", (point.time_mean_s, point.accuracy_mean),
+                                xytext=(-3, 4), textcoords="offset points", ha="right",
+                                fontsize=7, color=drawn.lines[0].get_color())
             ax.set_xscale("log")
+            ax.margins(x=0.12, y=0.08)
+            _log_ticks(ax)
             ax.set_title(f"{dataset}, {proxy}", fontsize=10)
             ax.set_xlabel("simulated search time (s, Σ scoring seconds)")
-            ax.set_ylabel("accuracy of the chosen arch (%)")
+            ax.set_ylabel(f"{accuracy or 'accuracy'} of the chosen arch (%)")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-    figure.suptitle("Random search vs regularized evolution (mean ± std over runs; numbers: "
-                    "architectures evaluated)", fontsize=11)
+    figure.legend(list(handles.values()), list(handles), loc="outside lower center",
+                  ncols=len(handles), fontsize=9)
+    _suptitle(figure, f"Random search vs regularized evolution: mean ± std over "
+                      f"{', '.join(map(str, sorted(runs)))} runs; numbers: architectures "
+                      "evaluated (first and last budget)")
     return figure
