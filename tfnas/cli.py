@@ -160,6 +160,9 @@ def cmd_db_init(args: argparse.Namespace) -> int:
 
 # --- tfnas tables / correlations / plot (replays and reports from the database) --------------
 
+_UNIQUE = "; one architecture per class of isomorphic cells (the smallest arch_code scored)"
+
+
 def _note(text: str) -> None:
     print(f"note: {' '.join(str(text).split())}", file=sys.stderr)
 
@@ -179,8 +182,8 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     scores = _read(args)
     result = tables(scores.frames, n=args.n, runs=args.runs, accuracy=args.accuracy,
-                    seed=args.search_seed, proxies=args.proxies)
-    print(f"# scores: {scores.config.describe()}\n")
+                    seed=args.search_seed, proxies=args.proxies, unique=args.unique)
+    print(f"# scores: {scores.config.describe()}{_UNIQUE if args.unique else ''}\n")
     written = []
     for name, frame in result.items():
         if frame.attrs["notes"]:
@@ -199,12 +202,17 @@ def cmd_correlations(args: argparse.Namespace) -> int:
     from tfnas.replay.files import write_csv
 
     scores = _read(args)
+    frames = scores.frames
+    if args.unique:
+        from tfnas.replay.search.arrays import one_per_class
+
+        frames = {dataset: one_per_class(frame) for dataset, frame in frames.items()}
     published = read_published(args.db)
-    table = correlation_table(scores.frames, proxies=args.proxies, seed=args.bootstrap_seed,
+    table = correlation_table(frames, proxies=args.proxies, seed=args.bootstrap_seed,
                               published=published)
-    spread = seed_spread(read_seed_scores(args.db, config_of(args)), scores.frames)
+    spread = seed_spread(read_seed_scores(args.db, config_of(args)), frames)
     table = table.merge(spread, on=["dataset", "proxy", "accuracy"], how="left")
-    print(f"# scores: {scores.config.describe()}\n")
+    print(f"# scores: {scores.config.describe()}{_UNIQUE if args.unique else ''}\n")
     print(render(table, published))
     _note(f"wrote {write_csv(table, args.out / 'correlations.csv')}")
     return 0
@@ -315,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     accuracy_help = ("accuracy column: test_acc_12ep (the study's schedule), test_acc_200ep, "
                      "valid_acc_12ep, valid_acc_200ep (default: %(default)s)")
     proxies_help = "comma list of stored proxies (default: {})"
+    unique_help = ("one architecture per class of isomorphic cells (6,466 classes; searches "
+                   "sample classes, REA maps each child to its class)")
     tables = commands.add_parser(
         "tables", help="Tables I-V of the study: random search and REA, replayed",
         description="Replay random search and regularized evolution against the database for "
@@ -335,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder for the CSV files (default: %(default)s)")
     tables.add_argument("--search-seed", type=_seed, default=0,
                         help="seed of the replayed searches (default 0)")
+    tables.add_argument("--unique", action="store_true", help=unique_help)
     _add_config(tables, reading=True)
     tables.set_defaults(handler=cmd_tables)
 
@@ -350,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                               help="folder for correlations.csv (default: %(default)s)")
     correlations.add_argument("--bootstrap-seed", type=_seed, default=0,
                               help="seed of the bootstrap resamples (default 0)")
+    correlations.add_argument("--unique", action="store_true", help=unique_help)
     _add_config(correlations, reading=True)
     correlations.set_defaults(handler=cmd_correlations)
 

@@ -14,9 +14,11 @@ published **6,466** classes over the 15,625 cells. It keeps that function's thre
 choices, each of which splits classes that compute the same function, never merges different
 ones: zero terms stay in a sum as ``#``; a node is zero only when its expression is exactly
 ``#`` (a node fed by two zero edges, ``#+#``, is not treated as zero downstream); a skip
-inserts its source's whole sum as one term (not flattened into the target's sum). Dropping
-those three gives 4,930 classes of functionally equal cells; weights are never shared between
-edges in NATS-Bench, so two equal expressions are equal functions at any initialisation.
+inserts its source's whole sum as one term (not flattened into the target's sum). So, e.g.,
+swapping nodes 1 and 2 of a cell whose edge 1 → 2 is empty changes the form (node 2 keeps a
+``#`` that node 1 never has). Dropping those three choices gives 4,930 classes of functionally
+equal cells; weights are never shared between edges in NATS-Bench, so two equal expressions are
+equal functions at any initialisation.
 """
 
 from __future__ import annotations

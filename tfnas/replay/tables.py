@@ -199,13 +199,15 @@ def _table_id(name: str) -> int:
 
 def replay(scores: Mapping[str, pd.DataFrame],
            plan: Mapping[str, tuple[str, str, Sequence[int]]], *, runs: int, accuracy: str,
-           seed: int, rea: Mapping[str, int]) -> dict[str, tuple[list[dict], list[str]]]:
+           seed: int, rea: Mapping[str, int], unique: bool = False
+           ) -> dict[str, tuple[list[dict], list[str]]]:
     """The summary rows (with the cell's settings) and notes of each table in ``plan``.
 
     Each cell has its own generator, seeded by (seed, table, dataset, N), so a result does not
     depend on which tables are replayed together; R runs are replayed in chunks of
     :data:`CHUNK` drawn one after the other from that generator. The regularized-evolution
-    cells of all tables run in one loop over cycles (:func:`evolve_together`) per chunk."""
+    cells of all tables run in one loop over cycles (:func:`evolve_together`) per chunk.
+    ``unique``: searches over classes of isomorphic cells (:meth:`ScoreTable.unique`)."""
     done = {table: ([], []) for table in plan}
     evolving = []
     for table, (search, proxy, sizes) in plan.items():
@@ -213,6 +215,7 @@ def replay(scores: Mapping[str, pd.DataFrame],
         for dataset, frame in scores.items():
             try:
                 lookup = ScoreTable.from_frame(frame, proxy, accuracy)
+                lookup = lookup.unique() if unique else lookup
             except ValueError as err:
                 notes.append(f"{dataset}: {err}")
                 continue
@@ -220,7 +223,7 @@ def replay(scores: Mapping[str, pd.DataFrame],
                 rng = np.random.default_rng([seed, _table_id(table),
                                              list(DATASETS).index(dataset), cell.get("n", 0)])
                 key = {"table": table, "search": search, "proxy": proxy, "dataset": dataset,
-                       **cell, "accuracy": accuracy, "runs": runs}
+                       **cell, "accuracy": accuracy, "runs": runs, "unique": unique}
                 try:
                     if search == "random":
                         summary = CellSummary()
@@ -255,7 +258,7 @@ def assemble(table: str, rows: list[dict], notes: list[str]) -> pd.DataFrame:
     if not rows:
         raise ValueError("; ".join(notes))
     frame = pd.DataFrame(rows).reindex(columns=["table", "search", "proxy", "dataset",
-                                                *SETTINGS, "accuracy", "runs", "row",
+                                                *SETTINGS, "accuracy", "runs", "unique", "row",
                                                 *MEASURES])
     published = load_study()
     published = published[published["table"] == table]
@@ -270,16 +273,18 @@ def assemble(table: str, rows: list[dict], notes: list[str]) -> pd.DataFrame:
 
 def tables(scores: Mapping[str, pd.DataFrame], n: int = 100, runs: int = 500,
            accuracy: str = "test_acc_12ep", seed: int = 0, rea: Mapping[str, int] = REA_SETTINGS,
-           proxies: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+           proxies: Sequence[str] | None = None, unique: bool = False
+           ) -> dict[str, pd.DataFrame]:
     """The study's Tables I–V by name ("I" … "V"; Tables II and III with N = ``n``), or with
     ``proxies`` the random-search and REA tables of each (:func:`plan_tables`), replayed
-    together. A table no dataset can fill is an empty frame whose ``attrs["notes"]`` say why;
-    ``ValueError`` if every table is empty or an argument is bad."""
+    together; ``unique``: over classes of isomorphic cells. A table no dataset can fill is an
+    empty frame whose ``attrs["notes"]`` say why; ``ValueError`` if every table is empty or an
+    argument is bad."""
     plan = plan_tables(proxies, n)
     check_options(runs, accuracy, [s for _, _, sizes in plan.values() for s in sizes])
     result = {}
     for name, (rows, notes) in replay(scores, plan, runs=runs, accuracy=accuracy, seed=seed,
-                                      rea=rea).items():
+                                      rea=rea, unique=unique).items():
         try:
             result[name] = assemble(name, rows, notes)
         except ValueError as err:
@@ -338,7 +343,8 @@ def _title(frame: pd.DataFrame) -> str:
         setting = (f"regularized evolution, {int(first['cycles'])} cycles, population "
                    f"{int(first['population'])}, tournament {int(first['tournament'])}")
     name = f"Table {first['table']}" if first["table"] in TABLES else "Search"
-    return (f"{name}: {first['proxy']}, {setting}; {int(first['runs'])} runs; "
+    classes = "; over classes of isomorphic cells" if first.get("unique", False) else ""
+    return (f"{name}: {first['proxy']}, {setting}{classes}; {int(first['runs'])} runs; "
             f"accuracy = {first['accuracy']} (%); time = simulated seconds")
 
 
@@ -353,7 +359,8 @@ def render(frame: pd.DataFrame) -> str:
         columns["N"] = frame["n"].astype(int)
     columns["row"] = frame["row"]
     has_study = table in TABLES and frame["study_accuracy_mean"].notna().any()
-    beside = has_study and study_comparable(table, accuracy)
+    unique = bool(first.get("unique", False))  # the study searched all 15,625 strings
+    beside = has_study and study_comparable(table, accuracy) and not unique
     for measure, label, digits in (("accuracy", "accuracy", 2), ("score", "score", 2),
                                    ("time", "time s", None)):
         suffix = "_s" if measure == "time" else ""
@@ -379,9 +386,12 @@ def render(frame: pd.DataFrame) -> str:
                 _mean_std(m, s, digits) for m, s in
                 zip(study[f"study_{measure}_mean{suffix}"].astype(float),
                     study[f"study_{measure}_std{suffix}"].astype(float), strict=True)]
-        text += (f"\n\nThe study's Table {table} measures 12-epoch {_study_split(table)} "
-                 f"accuracy, not {accuracy}, so it is not beside ours "
-                 f"(`--accuracy {STUDY_ACCURACY[table][0]}` compares like with like):\n\n"
+        why = ("searched all 15,625 architecture strings, not classes of isomorphic cells"
+               if unique else f"measures 12-epoch {_study_split(table)} accuracy, not "
+                              f"{accuracy}")
+        hint = "" if unique else (f" (`--accuracy {STUDY_ACCURACY[table][0]}` compares like "
+                                  "with like)")
+        text += (f"\n\nThe study's Table {table} {why}, so it is not beside ours{hint}:\n\n"
                  + markdown_table(pd.DataFrame(apart)))
     return text
 

@@ -5,10 +5,16 @@ A search replays against these arrays instead of scoring networks: looking up a 
 zero synaptic flow) ranks below every finite score; an architecture without a score is NaN
 and is never sampled. Ties in score are broken towards the lowest ``arch_code``, so every
 choice a search makes is deterministic given its random draws.
+
+Isomorphism-aware (:meth:`ScoreTable.unique`): one architecture per class of isomorphic cells
+(:mod:`tfnas.isomorphism`) — the class's smallest scored ``arch_code`` — stands for the class;
+the others count as unscored, and ``representative[code]`` maps any architecture (e.g. a
+mutation's child) to its class's stand-in.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +23,22 @@ import pandas as pd
 from db.sql import ACCURACY_COLUMNS as ACCURACIES
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
+
+
+@functools.cache
+def iso_class_of() -> np.ndarray:
+    """The isomorphism class id (smallest member's code) of every ``arch_code``."""
+    from tfnas.isomorphism import iso_classes
+    from tfnas.space import all_archs
+
+    classes = iso_classes(all_archs())
+    return np.array([classes[arch] for arch in all_archs()], dtype=np.int64)
+
+
+def one_per_class(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the class representatives: per ``iso_class``, the smallest ``arch_code``."""
+    first = frame.groupby("iso_class")["arch_code"].transform("min")
+    return frame[frame["arch_code"] == first]
 
 
 def score_hint(dataset: str, proxy: str) -> str:
@@ -51,6 +73,7 @@ class ScoreTable:
     score: np.ndarray
     accuracy: np.ndarray
     seconds: np.ndarray
+    representative: np.ndarray | None = None  # set by unique(): code → its class's stand-in
     rank: np.ndarray = field(init=False)
     scored: np.ndarray = field(init=False)
 
@@ -64,8 +87,26 @@ class ScoreTable:
 
     @property
     def complete(self) -> bool:
-        """Whether every architecture of the space has a score."""
-        return len(self.scored) == NUM_ARCHS
+        """Whether every architecture of the space (every class, for a unique table) is scored."""
+        if self.representative is None:
+            return len(self.scored) == NUM_ARCHS
+        return not np.isnan(self.score[self.representative]).any()
+
+    def unique(self) -> ScoreTable:
+        """This table with one architecture per class of isomorphic cells: the class's
+        smallest scored ``arch_code`` keeps its score, the others become unscored."""
+        classes = iso_class_of()
+        scored = self.scored
+        stand_in = np.full(NUM_ARCHS, NUM_ARCHS, dtype=np.int64)
+        np.minimum.at(stand_in, classes[scored], scored)  # smallest scored code per class
+        keep = np.zeros(NUM_ARCHS, dtype=bool)
+        keep[stand_in[stand_in < NUM_ARCHS]] = True
+        representative = stand_in[classes]
+        representative = np.where(representative < NUM_ARCHS, representative, np.arange(
+            NUM_ARCHS))  # a class with no scored member: itself (unscored, never chosen)
+        return ScoreTable(self.dataset, self.proxy, self.accuracy_name,
+                          np.where(keep, self.score, np.nan), self.accuracy, self.seconds,
+                          representative)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, proxy: str,

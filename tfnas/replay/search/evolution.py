@@ -2,7 +2,9 @@
 Architecture Search", AAAI 2019) with a training-free proxy as the fitness.
 
 Algorithm, per run: the population starts as ``population`` architectures drawn uniformly
-from the space (with replacement, as in NATS-Bench's REA baseline). Each later cycle samples
+from the space (with replacement, as in NATS-Bench's REA baseline) — or, isomorphism-aware
+(:meth:`ScoreTable.unique`), uniformly over the classes of isomorphic cells, every child then
+replaced by its class's stand-in. Each later cycle samples
 ``tournament`` members of the current population uniformly without replacement, takes the
 best by proxy as parent (ties → lowest arch_code), mutates one uniformly chosen edge to a
 uniformly chosen DIFFERENT op, appends the child and removes the oldest member. ``cycles``
@@ -83,6 +85,15 @@ def evolve(table: ScoreTable, cycles: int, population: int, tournament: int, run
     return evolve_together([table], cycles, population, tournament, runs, [rng])[0]
 
 
+def _initial(table: ScoreTable, rng: np.random.Generator, runs: int, population: int
+             ) -> np.ndarray:
+    """The initial population: uniform over the space, or over the classes of a unique table
+    (one draw per member either way)."""
+    if table.representative is None:
+        return rng.integers(0, NUM_ARCHS, (runs, population))
+    return table.scored[rng.integers(0, len(table.scored), (runs, population))]
+
+
 def evolve_together(tables: Sequence[ScoreTable], cycles: int, population: int, tournament: int,
                     runs: int, rngs: Sequence[np.random.Generator]) -> list[np.ndarray]:
     """:func:`evolve` for several cells (a table and its own generator each) in one loop over
@@ -95,7 +106,11 @@ def evolve_together(tables: Sequence[ScoreTable], cycles: int, population: int, 
     code_of_rank = np.concatenate([np.argsort(table.rank) for table in tables])
     cumulative = np.cumsum(winner_probabilities(population, tournament))
     cumulative /= cumulative[-1]  # exactly 1 at the end: every u in [0, 1) finds a place
-    members = np.concatenate([rng.integers(0, NUM_ARCHS, (runs, population)) for rng in rngs])
+    members = np.concatenate([_initial(table, rng, runs, population)
+                              for table, rng in zip(tables, rngs, strict=True)])
+    # an isomorphism-aware table replaces every child by its class's stand-in
+    representative = np.concatenate([np.arange(NUM_ARCHS) if table.representative is None
+                                     else table.representative for table in tables])
     # Members as keys row·2^14 + rank (int32, whose rows sort fastest): with every row sorted
     # the flattened keys are sorted too, so one searchsorted finds each row's oldest member.
     key_type = np.int32 if len(rows) << NUM_ARCHS.bit_length() < 2**31 else np.int64
@@ -112,7 +127,7 @@ def evolve_together(tables: Sequence[ScoreTable], cycles: int, population: int, 
         shift = np.concatenate([rng.integers(1, len(OPS), runs) for rng in rngs])
         place = np.searchsorted(cumulative, u, side="right")
         parent = code_of_rank[offset + flat[rows * population + place] - base]
-        child = mutate(parent, edge, shift)
+        child = representative[offset + mutate(parent, edge, shift)]
         oldest = cycle % population
         child_key = base + rank[offset + child]
         flat[np.searchsorted(flat, slot_key[:, oldest])] = child_key
