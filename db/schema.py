@@ -292,7 +292,11 @@ def ensure_schema(conn: Connection) -> None:
     metadata.create_all(conn)
     stored = conn.execute(sa.select(sa.func.count()).select_from(architectures))
     if stored.scalar_one() < NUM_ARCHS:
-        insert_frame(conn, "architectures", _architecture_frame(), "INSERT OR IGNORE")
+        # the missing ones by an anti-join: DuckDB 1.5's INSERT OR IGNORE also drops rows whose
+        # NULL arch_index meets another NULL in that UNIQUE column (1 of 15,625 stored)
+        missing = _architecture_frame()
+        have = {row[0] for row in conn.exec_driver_sql("SELECT arch_code FROM architectures")}
+        insert_frame(conn, "architectures", missing[~missing["arch_code"].isin(have)], "INSERT")
     refresh_views(conn)
 
 

@@ -58,15 +58,18 @@ def configuration_sql(config: ScoringConfig) -> str:
     architectures (ties: the latest scored) — so no proxy mixes images across architectures."""
     where = (f"seed = {config.seed} AND batch_size = {config.batch_size} "
              f"AND augment = {config.augment}")
-    chosen = (f"data_fingerprint = {quote(config.fingerprint)}" if config.fingerprint else
-              "true QUALIFY row_number() OVER (PARTITION BY dataset, proxy ORDER BY count(*) "
-              "DESC, max(created_at) DESC, data_fingerprint) = 1")
+    chosen = (f"WHERE data_fingerprint = {quote(config.fingerprint)}" if config.fingerprint
+              else "QUALIFY row_number() OVER (PARTITION BY dataset, proxy "
+                   "ORDER BY n DESC, latest DESC, data_fingerprint) = 1")
     return f"""
-WITH images AS (
-    SELECT dataset, proxy, data_fingerprint FROM proxy_scores
+WITH coverage AS (
+    SELECT dataset, proxy, data_fingerprint, count(*) AS n, max(created_at) AS latest
+    FROM proxy_scores
     WHERE {where}
     GROUP BY dataset, proxy, data_fingerprint
-    HAVING {chosen}
+), images AS (
+    SELECT dataset, proxy, data_fingerprint FROM coverage
+    {chosen}
 )
 SELECT scores.* FROM scores JOIN images USING (dataset, proxy, data_fingerprint)
 WHERE {where}

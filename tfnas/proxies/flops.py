@@ -9,7 +9,7 @@ Higher is better; never −inf.
 from __future__ import annotations
 
 from tfnas.costs import arch_flops
-from tfnas.proxies._contract import Proxy
+from tfnas.proxies._contract import Proxy, Published
 
 PROXY = Proxy(
     name="flops",
@@ -18,4 +18,8 @@ PROXY = Proxy(
     convention="millions of multiply-accumulates per image; higher is better",
     settings="closed form per op, no network built",
     score=lambda arch, run: arch_flops(arch, run.spec),
+    published=(
+        Published("spearman", {"cifar10": 0.69, "cifar100": 0.71, "ImageNet16-120": 0.67},
+                  "valid_acc_200ep", "NAS-Bench-Suite-Zero, 1000 archs"),
+    ),
 )

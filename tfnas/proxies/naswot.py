@@ -137,7 +137,7 @@ PROXY = Proxy(
         Published("kendall", {"cifar10": 0.574, "cifar100": 0.611, "ImageNet16-120": 0.549},
                   "test_acc_200ep", "Mellor et al. 2021, ~1000 archs"),
         Published("spearman", {"cifar10": 0.77, "cifar100": 0.80, "ImageNet16-120": 0.77},
-                  "test_acc_200ep", "NAS-Bench-Suite-Zero, 1000 archs"),
+                  "valid_acc_200ep", "NAS-Bench-Suite-Zero (nwot), 1000 archs"),
         Published("pearson", {"cifar10": 0.7357, "cifar100": 0.6398,
                               "ImageNet16-120": 0.6260},
                   "valid_acc_12ep", "the study, vs validation accuracy"),
