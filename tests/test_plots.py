@@ -70,6 +70,8 @@ def test_search_curves_leave_out_evolution_on_a_partial_space(scores):
     part = scores["cifar10"].iloc[::3]
     curves = search_curves(ScoreTable.from_frame(part, "params"), runs=5, budgets=(10, 100))
     assert set(curves["search"]) == {"random search"}
+    tiny = search_curves(ScoreTable.from_frame(part.head(8), "params"), runs=5)
+    assert tiny.empty and "accuracy_mean" in tiny.columns  # no budget fits 8 archs
 
 
 def test_cli_writes_every_figure(full_db, tmp_path, capsys):

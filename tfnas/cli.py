@@ -1,6 +1,7 @@
 """The ``tfnas`` command line: one subcommand = one ``add_parser`` block + one ``cmd_*`` handler.
 
     tfnas score          score architectures with registered proxies
+    tfnas proxies        list the registered proxies
     tfnas db init        a complete database from the scores shipped with tfnas
     tfnas tables         Tables I–V (or any proxy's search tables) replayed from the database
     tfnas correlations   every stored proxy against every accuracy column
@@ -148,6 +149,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- tfnas proxies --------------------------------------------------------------------------
+
+def cmd_proxies(args: argparse.Namespace) -> int:
+    from tfnas import proxies
+
+    for name in proxies.names():
+        proxy = proxies.get(name)
+        reads = ", ".join(sorted(proxy.reads)) or "nothing (data-free)"
+        print(f"{name}\n  reads:      {reads}\n  convention: {proxy.convention}\n"
+              f"  settings:   {proxy.settings}\n  paper:      {proxy.citation}")
+    return 0
+
+
 # --- tfnas db init --------------------------------------------------------------------------
 
 def cmd_db_init(args: argparse.Namespace) -> int:
@@ -243,7 +257,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
             except ValueError as err:
                 notes.append(f"search figure, {proxy} on {dataset}: {err}")
                 continue
-            curves[proxy, dataset] = search_curves(table, runs=100, seed=args.search_seed)
+            curve = search_curves(table, runs=100, seed=args.search_seed)
+            if curve.empty:
+                notes.append(f"search figure, {proxy} on {dataset}: only "
+                             f"{len(table.scored)} architectures are scored, fewer than the "
+                             "smallest budget")
+                continue
+            curves[proxy, dataset] = curve
             if not table.complete:
                 notes.append(f"search figure, {proxy} on {dataset}: no regularized evolution, "
                              f"only {len(table.scored)} architectures are scored")
@@ -307,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one JSON object per architecture per line: arch, one key per "
                             "proxy, seconds {proxy: seconds}; -inf is written \"-inf\"")
     score.set_defaults(handler=cmd_score)
+
+    listing = commands.add_parser(
+        "proxies", help="list the registered proxies: what each reads, its convention, paper",
+        description="Every proxy of the registry (tfnas/proxies/, one module each).")
+    listing.set_defaults(handler=cmd_proxies)
 
     database = commands.add_parser("db", help="database commands: init")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="COMMAND")

@@ -75,7 +75,9 @@ def search_curves(table: ScoreTable, runs: int, seed: int = 0,
                           "time_mean_s": result["seconds"].mean(),
                           "accuracy_mean": result["accuracy"].mean(),
                           "accuracy_std": result["accuracy"].std(ddof=0)}
-                         for search, budget, result in rows])
+                         for search, budget, result in rows],
+                        columns=["search", "budget", "runs", "time_mean_s", "accuracy_mean",
+                                 "accuracy_std"])
 
 
 def _log_ticks(ax) -> None:
