@@ -92,3 +92,49 @@ def test_lookups_are_explicit_about_what_an_integer_means():
         bench.arch(7)
     with pytest.raises(ValueError, match="twice"):
         BenchmarkIndex([(0, MIXED), (1, MIXED)])
+
+
+# --- property tests (Hypothesis): the parser and the arch-file reader ------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tfnas.space import read_archs_file  # noqa: E402
+
+ARCHS = st.tuples(*[st.sampled_from(OPS)] * 6).map(Arch)
+TOKENS = st.sampled_from(["|", "+", "~", "0", "1", "2", "3", " ", "none", "skip_connect",
+                          "nor_conv_3x3", "avg_pool_3x3", "x", "\n", "\x00", "é"])
+
+
+@given(ARCHS)
+def test_property_every_architecture_round_trips(arch):
+    assert parse_arch(format_arch(arch)) == arch
+    assert Arch.from_code(arch.code) == arch
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.text(max_size=120), st.lists(TOKENS, max_size=40).map("".join),
+                 st.tuples(ARCHS, st.integers(0, 200), st.text(max_size=3)).map(
+                     lambda t: str(t[0])[:t[1]] + t[2] + str(t[0])[t[1]:])))
+def test_property_any_text_parses_to_a_valid_arch_or_fails_in_one_short_line(text):
+    try:
+        arch = parse_arch(text)
+    except ValueError as err:
+        message = str(err)
+        assert "\n" not in message and len(message) < 400
+        assert message.startswith("malformed architecture string")
+        return
+    assert format_arch(arch) == text  # only the exact canonical form parses
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=300))
+def test_property_any_file_reads_or_fails_naming_it(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("archs") / "archs.txt"
+    path.write_bytes(data)
+    try:
+        archs = read_archs_file(path)
+    except (ValueError, OSError) as err:
+        assert str(path) in str(err) and "\n" not in str(err)
+        return
+    assert archs and all(isinstance(a, Arch) for a in archs)

@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DATASETS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import db
 from db.connection import DatabaseError
@@ -235,6 +237,52 @@ def test_cli_groups_skip_notes_into_one_line_per_table(score_db, tmp_path, capsy
     for name in ("I", "IV", "V"):
         assert sum(line.startswith(f"note: Table {name}: skipped ") for line in err) == 1
     assert len(err) == 2 + 3 + 1  # datasets, tables I/IV/V, the CSV line
+
+
+def test_database_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    """Issue: `--db notes.txt`, or a database another process holds for writing, gave a
+    Python traceback and exit 1."""
+    import subprocess
+    import sys
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n")
+    for command in ("tables", "correlations", "plot"):
+        assert main([command, "--db", str(notes), "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"database {notes} is not a DuckDB database" in err
+    locked = tmp_path / "locked.duckdb"
+    with db.writing(locked) as engine:
+        db.create_schema(engine)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                               "c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+                               "time.sleep(60)", str(locked)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        assert main(["correlations", "--db", str(locked), "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is locked by another process" in err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(argv=st.lists(st.sampled_from(["--runs", "--n", "--seed", "--batch-size", "--accuracy",
+                                      "--proxies", "--search-seed", "0", "-1", "1.5", "",
+                                      "300000", "naswot", "zzz", "test_acc_12ep", "x" * 500,
+                                      "--unique", "--fingerprint"]), max_size=6))
+def test_property_random_arguments_never_crash_with_a_traceback(full_db, tmp_path, capsys, argv):
+    try:
+        status = main(["tables", "--db", str(full_db), "--out", str(tmp_path), "--runs", "2",
+                       *argv])
+    except SystemExit as exit_:  # -h is not in the alphabet: argparse never exits here
+        raise AssertionError(f"argparse exited: {exit_}") from None
+    err = capsys.readouterr().err
+    assert status in (0, 2)
+    if status == 2:
+        assert err.count("\n") == 1 and err.startswith("tfnas: error: ") and len(err) < 800
 
 
 @pytest.mark.parametrize(("argv", "message"), [
