@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import NamedTuple
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from db.connection import DatabaseError, explain, init_hint, open_read_only
-from db.sql import ACCURACY_COLUMNS, configuration_sql
+from db.sql import ACCURACY_COLUMNS, configuration_rows_sql, configuration_sql
 from tfnas.config import DEFAULT, ScoringConfig
 from tfnas.datasets import DATASETS
 from tfnas.messages import shorten
+from tfnas.space import NUM_ARCHS
 
 
 class Scores(NamedTuple):
@@ -85,25 +87,35 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
     path = Path(path)
     conn = open_read_only(path)
     try:
-        long = _query(conn, path,
-                      f"SELECT dataset, arch_code, arch_index, arch_str, iso_class, proxy, score, "
-                      f"seconds, {', '.join(ACCURACY_COLUMNS)} FROM ({configuration_sql(config)}) "
-                      f"WHERE list_contains(?, dataset) ORDER BY dataset, arch_code",
-                      [list(datasets)])
+        stored = sorted(_fetch(conn, path, "SELECT DISTINCT proxy FROM proxy_scores")["proxy"])
         if proxies is not None:
-            stored = sorted(long["proxy"].unique())
             missing = [p for p in proxies if p not in stored]
             if missing:
                 raise ValueError(f"--proxies: {shorten(missing[0])} has no scores in {path} for "
                                  f"{config.describe()} (stored: {', '.join(stored) or 'none'})")
-            long = long[long["proxy"].isin(list(proxies))]
+            stored = [p for p in stored if p in proxies]
+        # datasets and proxies as 1-based positions in these lists: integer compares below
+        rows = _fetch(conn, path, "SELECT list_position($datasets, dataset) AS d, "
+                                  "list_position($proxies, proxy) AS p, arch_code, score, "
+                                  f"seconds FROM ({configuration_rows_sql(config)}) WHERE "
+                                  "list_contains($datasets, dataset) AND "
+                                  "list_contains($proxies, proxy)",
+                      {"datasets": list(datasets), "proxies": stored})
+        archs = _fetch(conn, path, "SELECT arch_index, arch_str, iso_class FROM architectures "
+                                   "ORDER BY arch_code")
+        accuracy = _fetch(conn, path, "SELECT list_position($datasets, dataset) AS d, arch_code, "
+                                      f"{', '.join(ACCURACY_COLUMNS)} FROM arch_accuracies WHERE "
+                                      "list_contains($datasets, dataset)",
+                          {"datasets": list(datasets)})
         frames, notes = {}, []
-        for dataset in datasets:
-            rows = long[long["dataset"] == dataset]
-            if rows.empty:
+        for number, dataset in enumerate(datasets, start=1):
+            mine = rows["d"] == number
+            if not mine.any():
                 notes.append(_missing(conn, path, dataset, config))
                 continue
-            frames[dataset] = _wide(rows)
+            theirs = accuracy["d"] == number
+            frames[dataset] = _frame(dataset, {k: v[mine] for k, v in rows.items()}, stored,
+                                     archs, {k: v[theirs] for k, v in accuracy.items()})
     finally:
         conn.close()
     if not frames:
@@ -111,15 +123,41 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
     return Scores(frames, notes, config)
 
 
-def _wide(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per architecture: its columns, then ``<proxy>``, ``<proxy>_seconds``."""
-    keys = ["arch_code", "arch_index", "arch_str", "iso_class", *ACCURACY_COLUMNS]
-    base = rows[["dataset", *keys]].drop_duplicates("arch_code").set_index("arch_code")
-    wide = rows.pivot(index="arch_code", columns="proxy", values=["score", "seconds"])
-    names = list(wide["score"].columns)
-    out = base.join(wide["score"][names])
-    out = out.join(wide["seconds"][names].add_suffix("_seconds"))
-    return out.reset_index().sort_values("arch_code", ignore_index=True)
+def _fetch(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
+           params: Sequence | dict | None = None) -> dict[str, np.ndarray]:
+    try:
+        return conn.execute(sql, params or []).fetchnumpy()
+    except duckdb.CatalogException:
+        raise DatabaseError(f"{path} is not a tfnas database (no proxy_scores); "
+                            f"{init_hint(path)}") from None
+    except duckdb.Error as err:
+        raise explain(path, err) from None
+
+
+def _frame(dataset: str, rows: dict[str, np.ndarray], proxies: list[str],
+           archs: dict[str, np.ndarray], accuracy: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One dataset's frame: a row per scored architecture (arch_code order), its columns, the
+    accuracies, then ``<proxy>`` and ``<proxy>_seconds`` (NaN where not scored)."""
+    codes = np.unique(rows["arch_code"])
+    columns: dict[str, object] = {"arch_code": codes, "dataset": dataset}
+    columns |= {name: archs[name][codes] for name in ("arch_index", "arch_str", "iso_class")}
+    position = np.full(NUM_ARCHS, -1)
+    position[accuracy["arch_code"]] = np.arange(len(accuracy["arch_code"]))
+    known = position[codes]
+    for name in ACCURACY_COLUMNS:
+        values = np.asarray(accuracy[name], dtype=float)  # masked NULLs become NaN
+        if np.ma.isMaskedArray(accuracy[name]):
+            values = np.ma.filled(accuracy[name].astype(float), np.nan)
+        columns[name] = np.where(known >= 0, values[np.maximum(known, 0)] if len(values)
+                                 else np.nan, np.nan)
+    at = np.searchsorted(codes, rows["arch_code"])
+    for number, proxy in enumerate(proxies, start=1):
+        take = rows["p"] == number
+        for suffix, field in (("", "score"), ("_seconds", "seconds")):
+            column = np.full(len(codes), np.nan)
+            column[at[take]] = rows[field][take]
+            columns[proxy + suffix] = column
+    return pd.DataFrame(columns)
 
 
 def read_seed_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT) -> pd.DataFrame:

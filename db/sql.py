@@ -52,16 +52,16 @@ JOIN architectures a USING (arch_code)
 LEFT JOIN arch_accuracies acc USING (dataset, arch_code)
 """
 
-def configuration_sql(config: ScoringConfig) -> str:
-    """SELECT of the ``scores`` rows of one configuration: per (dataset, proxy) ONE set of
-    images — ``config.fingerprint`` if given, else the fingerprint covering the most
-    architectures (ties: the latest scored) — so no proxy mixes images across architectures."""
+def _chosen_images(config: ScoringConfig) -> tuple[str, str]:
+    """(WHERE clause of the configuration, WITH clause ``images``: the (dataset, proxy,
+    data_fingerprint) read) — per (dataset, proxy) ONE set of images: ``config.fingerprint``
+    if given, else the fingerprint covering the most architectures (ties: the latest scored)."""
     where = (f"seed = {config.seed} AND batch_size = {config.batch_size} "
              f"AND augment = {config.augment}")
     chosen = (f"WHERE data_fingerprint = {quote(config.fingerprint)}" if config.fingerprint
               else "QUALIFY row_number() OVER (PARTITION BY dataset, proxy "
                    "ORDER BY n DESC, latest DESC, data_fingerprint) = 1")
-    return f"""
+    return where, f"""
 WITH coverage AS (
     SELECT dataset, proxy, data_fingerprint, count(*) AS n, max(created_at) AS latest
     FROM proxy_scores
@@ -70,8 +70,26 @@ WITH coverage AS (
 ), images AS (
     SELECT dataset, proxy, data_fingerprint FROM coverage
     {chosen}
-)
+)"""
+
+
+def configuration_sql(config: ScoringConfig) -> str:
+    """SELECT of the ``scores`` view's rows of one configuration, one set of images per
+    (dataset, proxy) (:func:`_chosen_images`): no proxy mixes images across architectures."""
+    where, images = _chosen_images(config)
+    return f"""{images}
 SELECT scores.* FROM scores JOIN images USING (dataset, proxy, data_fingerprint)
+WHERE {where}
+"""
+
+
+def configuration_rows_sql(config: ScoringConfig) -> str:
+    """The same rows as :func:`configuration_sql`, narrow and fast: (dataset, proxy,
+    arch_code, score, seconds) straight from ``proxy_scores``."""
+    where, images = _chosen_images(config)
+    return f"""{images}
+SELECT dataset, proxy, arch_code, score, seconds
+FROM proxy_scores JOIN images USING (dataset, proxy, data_fingerprint)
 WHERE {where}
 """
 

@@ -220,3 +220,19 @@ def test_cli_on_a_database_without_accuracies_is_one_line_error(score_db, capsys
     *notes, error = capsys.readouterr().err.splitlines()
     assert all(note.startswith("note: skipped: ") for note in notes)
     assert error.startswith("tfnas: error: no (proxy, accuracy) pair has data")
+
+
+def test_numpy_ranks_and_kendall_equal_scipy_stats_with_ties():
+    """The reports compute without scipy.stats (its import alone costs ~0.5 s); the numbers
+    must be scipy's."""
+    from tfnas.replay.correlations import kendall_tau_b, ranks
+
+    for seed in range(5):
+        score, accuracy = tied_sample(300 + 50 * seed, seed=seed)
+        lowest = neg_inf_lowest(score)
+        np.testing.assert_array_equal(ranks(lowest), stats.rankdata(lowest))
+        np.testing.assert_array_equal(ranks(lowest, ties="max"),
+                                      stats.rankdata(lowest, method="max"))
+        assert kendall_tau_b(lowest, accuracy) == pytest.approx(
+            stats.kendalltau(lowest, accuracy).statistic, abs=1e-12)
+    assert np.isnan(kendall_tau_b(np.ones(5), np.arange(5.0)))  # a constant variable

@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-from scipy import stats
 
 from tfnas.datasets import DATASETS
-from tfnas.replay.correlations import neg_inf_lowest
+from tfnas.replay.correlations import neg_inf_lowest, ranks
 from tfnas.replay.search import ScoreTable, random_search, summarise_runs
 from tfnas.replay.search.arrays import check_accuracy
 from tfnas.replay.search.evolution import evolve
@@ -41,7 +40,8 @@ def score_accuracy_figure(scores: Mapping[str, pd.DataFrame], proxy: str,
         rows = frame[frame[proxy].notna() & frame[accuracy].notna()]
         score, acc = rows[proxy].to_numpy(float), rows[accuracy].to_numpy(float)
         finite = np.isfinite(score)
-        rho = stats.spearmanr(neg_inf_lowest(score), acc).statistic if len(rows) > 2 else np.nan
+        rho = (np.corrcoef(ranks(neg_inf_lowest(score)), ranks(acc))[0, 1] if len(rows) > 2
+               else np.nan)
         ax.scatter(score[finite], acc[finite], s=2, alpha=0.3, linewidths=0, rasterized=True)
         ax.set_title(f"{dataset}: ρ = {rho:.3f}, n = {len(rows):,}", fontsize=10)
         hidden = int((~finite).sum())
