@@ -138,6 +138,12 @@ def test_errors_are_one_line_and_exit_2(capsys, images, tmp_path, argv, message)
     assert len(err[0]) < 500  # a 10,000-character argument is not echoed whole
 
 
+def test_argparse_messages_do_not_echo_a_long_argument_whole(capsys):
+    code, _, err = run(capsys, "y" * 10_000)
+    assert code == 2 and len(err) == 1 and len(err[0]) < 500
+    assert "argument COMMAND: invalid choice: 'yyyyyyyyyyyyyyyyyyyyyyyyyyy...yyy" in err[0]
+
+
 def test_a_binary_archs_file_is_named(capsys, images, tmp_path):
     binary = tmp_path / "archs.bin"
     binary.write_bytes(bytes(range(256)) * 4)

@@ -36,7 +36,7 @@ from tfnas.config import (
     check_seed,
 )
 from tfnas.datasets import DATASETS, dataset_spec, default_data_root
-from tfnas.messages import shorten
+from tfnas.messages import shorten, shorten_words
 
 EXIT_USAGE = 2
 DEFAULT_DB = Path("out/tfnas.duckdb")
@@ -48,6 +48,7 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's default prints usage + exits
+        message = shorten_words(message)  # argparse echoes whatever was typed
         raise UsageError(f"{message} (see '{self.prog} -h')")
 
 
