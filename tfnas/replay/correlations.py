@@ -43,16 +43,13 @@ from tfnas.replay.search.arrays import ACCURACIES, stored_proxies
 
 STATISTICS: tuple[str, ...] = ("pearson", "spearman", "kendall", "top1", "top5")
 TOP_FRACTIONS: dict[str, float] = {"top1": 0.01, "top5": 0.05}
-PUBLISHED_COLUMNS = ["proxy", "statistic", "dataset", "source", "accuracy", "value"]
 
 
-def published_value(published: pd.DataFrame, proxy: str, statistic: str, dataset: str,
-                    accuracy: str) -> float:
-    """The published ``statistic`` of ``proxy`` on ``dataset`` measured against exactly the
-    accuracy column ``accuracy`` (rows of the database's ``published`` table), else NaN."""
-    match = published[(published["proxy"] == proxy) & (published["statistic"] == statistic)
-                      & (published["dataset"] == dataset) & (published["accuracy"] == accuracy)]
-    return float(match["value"].iloc[0]) if len(match) else np.nan
+def published_values(published: pd.DataFrame) -> dict[tuple[str, str, str, str], float]:
+    """Rows of the database's ``published`` table keyed (proxy, statistic, dataset, accuracy
+    column it was measured against): a value is shown only beside that very column."""
+    keys = published[["proxy", "statistic", "dataset", "accuracy"]].itertuples(index=False)
+    return dict(zip(map(tuple, keys), published["value"].astype(float), strict=True))
 
 
 def neg_inf_lowest(score: np.ndarray) -> np.ndarray:
@@ -81,11 +78,12 @@ def ranks(values: np.ndarray, ties: str = "average") -> np.ndarray:
     return out
 
 
-def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> float:
+def kendall_tau_b(x: np.ndarray, y: np.ndarray, h: np.ndarray | None = None) -> float:
     """Kendall's τ-b (as scipy.stats.kendalltau): S / √((n₀ − n₁)(n₀ − n₂)) with S the exact
-    concordance count, n₀ = n(n − 1)/2 and n₁, n₂ the tied pairs of x and of y."""
+    concordance count, n₀ = n(n − 1)/2 and n₁, n₂ the tied pairs of x and of y.
+    ``h``: :func:`concordance` of (x, y) when already computed."""
     n = len(x)
-    s = concordance(x, y).sum() / 2
+    s = (concordance(x, y) if h is None else h).sum() / 2
     pairs = n * (n - 1) / 2
 
     def tied(v: np.ndarray) -> float:
@@ -124,12 +122,14 @@ class Variable(NamedTuple):
 
 
 def point_statistics(score: np.ndarray, accuracy: np.ndarray,
-                     variables: tuple[Variable, Variable] | None = None) -> dict[str, float]:
+                     variables: tuple[Variable, Variable] | None = None,
+                     h: np.ndarray | None = None) -> dict[str, float]:
     """The five statistics of the module docstring (equal to scipy.stats').
 
-    ``variables``: ``Variable.of(neg_inf_lowest(score))`` and ``Variable.of(accuracy)`` when
-    already computed. Spearman's ρ is Pearson's r of the mid-ranks computed exactly as
-    ``scipy.stats.spearmanr`` computes it (``np.corrcoef`` of the two rank columns).
+    ``variables``: ``Variable.of(neg_inf_lowest(score))`` and ``Variable.of(accuracy)``, and
+    ``h``: their :func:`concordance`, when already computed. Spearman's ρ is Pearson's r of
+    the mid-ranks computed exactly as ``scipy.stats.spearmanr`` computes it (``np.corrcoef``
+    of the two rank columns).
     """
     x, y = variables or (Variable.of(neg_inf_lowest(score)), Variable.of(accuracy))
     finite = np.isfinite(score)
@@ -137,7 +137,7 @@ def point_statistics(score: np.ndarray, accuracy: np.ndarray,
         "pearson": np.corrcoef(score[finite], accuracy[finite])[0, 1]
         if finite.sum() > 2 else np.nan,
         "spearman": np.corrcoef(np.column_stack((x.ranks, y.ranks)), rowvar=False)[1, 0],
-        "kendall": kendall_tau_b(x.values, y.values),
+        "kendall": kendall_tau_b(x.values, y.values, h),
     }
     out.update({name: (x.top[name] & y.top[name]).sum() / x.top[name].sum()
                 for name in TOP_FRACTIONS})
@@ -234,8 +234,10 @@ class _Ranked:
 
 
 def bootstrap_statistics(score: np.ndarray, accuracy: np.ndarray, weights: np.ndarray,
-                         ranked: tuple[_Ranked, _Ranked] | None = None) -> dict[str, np.ndarray]:
-    """Each statistic in each resample given as count ``weights`` (B × n); see module doc."""
+                         ranked: tuple[_Ranked, _Ranked] | None = None,
+                         h: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Each statistic in each resample given as count ``weights`` (B × n); see module doc.
+    ``ranked`` and ``h`` (:func:`concordance`): as :func:`point_statistics`."""
     weights = weights.astype(np.float32, copy=False)
     x = neg_inf_lowest(score)
     rx, ry = ranked or (_Ranked(x, weights), _Ranked(accuracy, weights))
@@ -243,7 +245,7 @@ def bootstrap_statistics(score: np.ndarray, accuracy: np.ndarray, weights: np.nd
     f = np.where(finite, score, 0.0)
     f = (f - f[finite].mean()) / (f[finite].std() or 1.0) * finite
     a = (accuracy - accuracy.mean()) / (accuracy.std() or 1.0)
-    h = concordance(x, accuracy)
+    h = concordance(x, accuracy) if h is None else h
     moments = (weights @ np.stack([finite, f, a * finite, f * f, a * a * finite, f * a, h],
                                   axis=1).astype(np.float32)).astype(float)
     count, sf, sa, sff, saa, sfa, wh = moments.T
@@ -272,7 +274,7 @@ def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str]
     default to every proxy stored. Pairs without data (proxy not scored, accuracy column
     empty) are left out; an empty result is an error.
     """
-    published = pd.DataFrame(columns=PUBLISHED_COLUMNS) if published is None else published
+    anchors = {} if published is None else published_values(published)
     rows = []
     for dataset, frame in scores.items():
         rng = np.random.default_rng([seed, list(DATASETS).index(dataset)])
@@ -292,15 +294,16 @@ def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str]
                     if (column, keep.tobytes()) not in ranked:
                         ranked[column, keep.tobytes()] = Variable.of(values), _Ranked(values, w)
                 (x, rx), (y, ry) = ranked[proxy, keep.tobytes()], ranked[accuracy, keep.tobytes()]
-                point = point_statistics(score, acc, (x, y))
-                boot = bootstrap_statistics(score, acc, w, (rx, ry))
+                h = concordance(x.values, y.values)
+                point = point_statistics(score, acc, (x, y), h)
+                boot = bootstrap_statistics(score, acc, w, (rx, ry), h)
                 row = {"dataset": dataset, "proxy": proxy, "accuracy": accuracy,
                        "n": int(keep.sum()), "n_neg_inf": int(np.isneginf(score).sum())}
                 for name in STATISTICS:
                     low, high = percentile_interval(boot[name])
                     row |= {name: point[name], f"{name}_low": low, f"{name}_high": high,
-                            f"{name}_published": published_value(published, proxy, name,
-                                                                 dataset, accuracy)}
+                            f"{name}_published": anchors.get((proxy, name, dataset, accuracy),
+                                                             np.nan)}
                 rows.append(row)
     if not rows:
         raise ValueError("no (proxy, accuracy) pair has data: score a dataset with `luigi "
