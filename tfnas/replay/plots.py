@@ -103,7 +103,8 @@ def search_figure(curves: Mapping[tuple[str, str], pd.DataFrame], accuracy: str 
     """Accuracy against simulated search time, one panel per (proxy, dataset) key of
     ``curves`` (frames of :func:`search_curves`), random search and REA as two lines, each
     curve's first and last budget of evaluated architectures written beside its point.
-    Columns are datasets in NATS-Bench order; a (proxy, dataset) without curves is blank."""
+    Columns are datasets in NATS-Bench order; a (proxy, dataset) without curves gets an empty
+    panel saying so."""
     proxies = list(dict.fromkeys(proxy for proxy, _ in curves))
     datasets = sorted({dataset for _, dataset in curves}, key=list(DATASETS).index)
     figure = Figure(figsize=(PANEL[0] * len(datasets), PANEL[1] * len(proxies) + 0.8),
@@ -115,7 +116,10 @@ def search_figure(curves: Mapping[tuple[str, str], pd.DataFrame], accuracy: str 
         for dataset, ax in zip(datasets, row, strict=True):
             curve = curves.get((proxy, dataset))
             if curve is None:
-                ax.set_visible(False)
+                ax.axis("off")
+                ax.text(0.5, 0.5, f"{dataset}, {proxy}:\nno search curve (not scored,\nor too "
+                        "few architectures scored)", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=9, color="0.4")
                 continue
             runs.update(curve["runs"].unique())
             for search, line in curve.groupby("search"):
