@@ -11,9 +11,9 @@ asked, the error lists the configurations it does hold.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import duckdb
 import numpy as np
@@ -25,6 +25,8 @@ from tfnas.config import DEFAULT, ScoringConfig
 from tfnas.datasets import DATASETS
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
+
+T = TypeVar("T")
 
 
 class Scores(NamedTuple):
@@ -38,15 +40,28 @@ class Scores(NamedTuple):
     config: ScoringConfig
 
 
-def _query(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
-           params: Sequence | None = None) -> pd.DataFrame:
+def _execute(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
+             params: Sequence | dict | None, fetch: Callable[[duckdb.DuckDBPyConnection], T]
+             ) -> T:
+    """``fetch(conn.execute(sql, params))`` with DuckDB's errors (while running or fetching)
+    as one-line ``DatabaseError``s naming ``path``."""
     try:
-        return conn.execute(sql, params or []).df()
+        return fetch(conn.execute(sql, params or []))
     except duckdb.CatalogException:
         raise DatabaseError(f"{path} is not a tfnas database (no proxy_scores); "
                             f"{init_hint(path)}") from None
     except duckdb.Error as err:
         raise explain(path, err) from None
+
+
+def _query(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
+           params: Sequence | None = None) -> pd.DataFrame:
+    return _execute(conn, path, sql, params, duckdb.DuckDBPyConnection.df)
+
+
+def _fetch(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
+           params: Sequence | dict | None = None) -> dict[str, np.ndarray]:
+    return _execute(conn, path, sql, params, duckdb.DuckDBPyConnection.fetchnumpy)
 
 
 def configurations(conn: duckdb.DuckDBPyConnection, path: Path, dataset: str) -> pd.DataFrame:
@@ -121,17 +136,6 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
     if not frames:
         raise DatabaseError(notes[0] if len(notes) == 1 else " | ".join(notes))
     return Scores(frames, notes, config)
-
-
-def _fetch(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
-           params: Sequence | dict | None = None) -> dict[str, np.ndarray]:
-    try:
-        return conn.execute(sql, params or []).fetchnumpy()
-    except duckdb.CatalogException:
-        raise DatabaseError(f"{path} is not a tfnas database (no proxy_scores); "
-                            f"{init_hint(path)}") from None
-    except duckdb.Error as err:
-        raise explain(path, err) from None
 
 
 def _frame(dataset: str, rows: dict[str, np.ndarray], proxies: list[str],

@@ -18,11 +18,15 @@ and the seconds of the pass are counted once, by the first proxy that needs it.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from tfnas.proxies._contract import ScoringRun
+    from tfnas.space import Arch
 
 
 class WeightGradient(NamedTuple):
@@ -69,6 +73,21 @@ def input_jacobian(network: nn.Module, images: torch.Tensor,
     logits = prepared(network, dtype)(x)
     logits.backward(torch.ones_like(logits))
     return x.grad.detach().flatten(1).double()
+
+
+def shared_weight_gradients(arch: Arch, run: ScoringRun, dtype: torch.dtype
+                            ) -> list[WeightGradient]:
+    """:func:`weight_gradients` of ``arch``'s network on the run's batch in ``dtype``, computed
+    once per architecture for every proxy of the run that reads it."""
+    return run.shared(arch, f"weight_gradients/{dtype}", lambda: weight_gradients(
+        run.network(arch), run.images, run.labels, dtype))
+
+
+def shared_input_jacobian(arch: Arch, run: ScoringRun, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`input_jacobian` of ``arch``'s network on the run's images in ``dtype``, computed
+    once per architecture for every proxy of the run that reads it."""
+    return run.shared(arch, f"input_jacobian/{dtype}", lambda: input_jacobian(
+        run.network(arch), run.images, dtype))
 
 
 def correlation(rows: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ import math
 import torch
 
 from tfnas.proxies._contract import IMAGES, LABELS, Proxy, Published, ScoringRun
-from tfnas.proxies._gradients import correlation, input_jacobian
+from tfnas.proxies._gradients import correlation, input_jacobian, shared_input_jacobian
 from tfnas.space import Arch
 
 DTYPE = torch.float32  # the pass; correlations and eigenvalues in float64
@@ -54,8 +54,7 @@ def epe_nas_score(network: torch.nn.Module, images: torch.Tensor, labels: torch.
 
 
 def _score(arch: Arch, run: ScoringRun) -> float:
-    jacobian = run.shared(arch, "input_jacobian/float32", lambda: input_jacobian(
-        run.network(arch), run.images, DTYPE))
+    jacobian = shared_input_jacobian(arch, run, DTYPE)
     return epe_nas_from(jacobian, run.labels, run.spec.num_classes)
 
 

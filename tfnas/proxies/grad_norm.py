@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from tfnas.proxies._contract import IMAGES, LABELS, Proxy, Published, ScoringRun
-from tfnas.proxies._gradients import WeightGradient, weight_gradients
+from tfnas.proxies._gradients import WeightGradient, shared_weight_gradients, weight_gradients
 from tfnas.space import Arch
 
 DTYPE = torch.float32
@@ -35,8 +35,7 @@ def grad_norm_score(network: torch.nn.Module, images: torch.Tensor, labels: torc
 
 
 def _score(arch: Arch, run: ScoringRun) -> float:
-    return grad_norm_from(run.shared(arch, "weight_gradients/float32", lambda: weight_gradients(
-        run.network(arch), run.images, run.labels, DTYPE)))
+    return grad_norm_from(shared_weight_gradients(arch, run, DTYPE))
 
 
 PROXY = Proxy(

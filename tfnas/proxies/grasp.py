@@ -19,7 +19,13 @@ from __future__ import annotations
 import torch
 
 from tfnas.proxies._contract import IMAGES, LABELS, Proxy, Published, ScoringRun
-from tfnas.proxies._gradients import WeightGradient, loss_of, weight_gradients, weight_layers
+from tfnas.proxies._gradients import (
+    WeightGradient,
+    loss_of,
+    shared_weight_gradients,
+    weight_gradients,
+    weight_layers,
+)
 from tfnas.space import Arch
 
 
@@ -45,8 +51,7 @@ def grasp_score(network: torch.nn.Module, images: torch.Tensor, labels: torch.Te
 
 def _score(arch: Arch, run: ScoringRun) -> float:
     network = run.network(arch)
-    gradients = run.shared(arch, "weight_gradients/float64", lambda: weight_gradients(
-        run.network(arch), run.images, run.labels))
+    gradients = shared_weight_gradients(arch, run, torch.float64)
     return grasp_from(network, run.images, run.labels, gradients)
 
 

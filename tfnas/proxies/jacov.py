@@ -24,7 +24,7 @@ import math
 import torch
 
 from tfnas.proxies._contract import IMAGES, Proxy, Published, ScoringRun
-from tfnas.proxies._gradients import correlation, input_jacobian
+from tfnas.proxies._gradients import correlation, input_jacobian, shared_input_jacobian
 from tfnas.space import Arch
 
 DTYPE = torch.float32  # the pass; correlations and eigenvalues in float64
@@ -46,8 +46,7 @@ def jacov_score(network: torch.nn.Module, images: torch.Tensor) -> float:
 
 
 def _score(arch: Arch, run: ScoringRun) -> float:
-    return jacov_from(run.shared(arch, "input_jacobian/float32", lambda: input_jacobian(
-        run.network(arch), run.images, DTYPE)))
+    return jacov_from(shared_input_jacobian(arch, run, DTYPE))
 
 
 PROXY = Proxy(

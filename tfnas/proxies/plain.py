@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from tfnas.proxies._contract import IMAGES, LABELS, Proxy, Published, ScoringRun
-from tfnas.proxies._gradients import WeightGradient, weight_gradients
+from tfnas.proxies._gradients import WeightGradient, shared_weight_gradients, weight_gradients
 from tfnas.space import Arch
 
 
@@ -34,8 +34,7 @@ def plain_score(network: torch.nn.Module, images: torch.Tensor, labels: torch.Te
 
 
 def _score(arch: Arch, run: ScoringRun) -> float:
-    return plain_from(run.shared(arch, "weight_gradients/float64", lambda: weight_gradients(
-        run.network(arch), run.images, run.labels)))
+    return plain_from(shared_weight_gradients(arch, run, torch.float64))
 
 
 PROXY = Proxy(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from tfnas.proxies._contract import IMAGES, LABELS, Proxy, Published, ScoringRun
-from tfnas.proxies._gradients import WeightGradient, weight_gradients
+from tfnas.proxies._gradients import WeightGradient, shared_weight_gradients, weight_gradients
 from tfnas.space import Arch
 
 DTYPE = torch.float32
@@ -34,8 +34,7 @@ def snip_score(network: torch.nn.Module, images: torch.Tensor, labels: torch.Ten
 
 
 def _score(arch: Arch, run: ScoringRun) -> float:
-    return snip_from(run.shared(arch, "weight_gradients/float32", lambda: weight_gradients(
-        run.network(arch), run.images, run.labels, DTYPE)))
+    return snip_from(shared_weight_gradients(arch, run, DTYPE))
 
 
 PROXY = Proxy(
