@@ -4,6 +4,7 @@ The vectorised searches are checked run by run against plain-loop reference impl
 written here from the algorithms' definitions and fed the same random draws.
 """
 
+import re
 from bisect import bisect_right
 from collections import Counter
 from itertools import accumulate, combinations
@@ -257,6 +258,22 @@ def test_evolution_needs_the_whole_space():
     with pytest.raises(ValueError, match=r"only 7813 of 15625 .*luigi --module pipeline "
                                          r"ScoreAll --dataset cifar10 --proxies naswot"):
         regularized_evolution(half, 100, 10, 3, runs=1, rng=np.random.default_rng(0))
+
+
+def test_hints_name_the_configuration_the_scores_were_read_for():
+    """Issue 14, row 1: scores at batch 96 were hinted at with the default batch's command."""
+    from tfnas.config import ScoringConfig
+
+    codes = np.arange(5)
+    config = ScoringConfig(seed=1, batch_size=96, augment=True)
+    few = ScoreTable.from_frame(frame(np.ones(5), np.ones(5), codes=codes), "naswot",
+                                config=config)
+    hint = ("`luigi --module pipeline ScoreAll --dataset cifar10 --proxies naswot --seeds 1 "
+            "--batch-size 96 --augment`")
+    with pytest.raises(ValueError, match=f"or score more: {re.escape(hint)}"):
+        random_search(few, 10, runs=1, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=re.escape(f"run {hint} without --limit first")):
+        regularized_evolution(few.unique(), 100, 10, 3, runs=1, rng=np.random.default_rng(0))
 
 
 def test_evolution_rejects_inconsistent_settings(table):

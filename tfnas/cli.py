@@ -197,7 +197,8 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
     scores = _read(args)
     result = tables(scores.frames, n=args.n, runs=args.runs, accuracy=args.accuracy,
-                    seed=args.search_seed, proxies=args.proxies, unique=args.unique)
+                    seed=args.search_seed, proxies=args.proxies, unique=args.unique,
+                    config=scores.config)
     print(f"# scores: {scores.config.describe()}{_UNIQUE if args.unique else ''}\n")
     written = []
     for name, frame in result.items():
@@ -254,7 +255,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         _note(f"wrote {save_figure(figure, args.out / f'fig3_{proxy}.png')}")
         for dataset, frame in scored.items():
             try:
-                table = ScoreTable.from_frame(frame, proxy, args.accuracy)
+                table = ScoreTable.from_frame(frame, proxy, args.accuracy, scores.config)
             except ValueError as err:
                 notes.append(f"search figure, {proxy} on {dataset}: {err}")
                 continue

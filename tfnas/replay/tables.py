@@ -38,7 +38,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from tfnas.config import STUDY_PROXIES
+from tfnas.config import DEFAULT, STUDY_PROXIES, ScoringConfig
 from tfnas.datasets import DATASETS
 from tfnas.replay.markdown import format_number, markdown_table
 from tfnas.replay.search import ScoreTable, random_search, summarise_runs
@@ -199,22 +199,23 @@ def _table_id(name: str) -> int:
 
 def replay(scores: Mapping[str, pd.DataFrame],
            plan: Mapping[str, tuple[str, str, Sequence[int]]], *, runs: int, accuracy: str,
-           seed: int, rea: Mapping[str, int], unique: bool = False
-           ) -> dict[str, tuple[list[dict], list[str]]]:
+           seed: int, rea: Mapping[str, int], unique: bool = False,
+           config: ScoringConfig = DEFAULT) -> dict[str, tuple[list[dict], list[str]]]:
     """The summary rows (with the cell's settings) and notes of each table in ``plan``.
 
     Each cell has its own generator, seeded by (seed, table, dataset, N), so a result does not
     depend on which tables are replayed together; R runs are replayed in chunks of
     :data:`CHUNK` drawn one after the other from that generator. The regularized-evolution
     cells of all tables run in one loop over cycles (:func:`evolve_together`) per chunk.
-    ``unique``: searches over classes of isomorphic cells (:meth:`ScoreTable.unique`)."""
+    ``unique``: searches over classes of isomorphic cells (:meth:`ScoreTable.unique`);
+    ``config``: the scoring configuration the scores were read for (named in hints)."""
     done = {table: ([], []) for table in plan}
     evolving = []
     for table, (search, proxy, sizes) in plan.items():
         rows, notes = done[table]
         for dataset, frame in scores.items():
             try:
-                lookup = ScoreTable.from_frame(frame, proxy, accuracy)
+                lookup = ScoreTable.from_frame(frame, proxy, accuracy, config)
                 lookup = lookup.unique() if unique else lookup
             except ValueError as err:
                 notes.append(f"{dataset}: {err}")
@@ -273,8 +274,8 @@ def assemble(table: str, rows: list[dict], notes: list[str]) -> pd.DataFrame:
 
 def tables(scores: Mapping[str, pd.DataFrame], n: int = 100, runs: int = 500,
            accuracy: str = "test_acc_12ep", seed: int = 0, rea: Mapping[str, int] = REA_SETTINGS,
-           proxies: Sequence[str] | None = None, unique: bool = False
-           ) -> dict[str, pd.DataFrame]:
+           proxies: Sequence[str] | None = None, unique: bool = False,
+           config: ScoringConfig = DEFAULT) -> dict[str, pd.DataFrame]:
     """The study's Tables I–V by name ("I" … "V"; Tables II and III with N = ``n``), or with
     ``proxies`` the random-search and REA tables of each (:func:`plan_tables`), replayed
     together; ``unique``: over classes of isomorphic cells. A table no dataset can fill is an
@@ -284,7 +285,7 @@ def tables(scores: Mapping[str, pd.DataFrame], n: int = 100, runs: int = 500,
     check_options(runs, accuracy, [s for _, _, sizes in plan.values() for s in sizes])
     result = {}
     for name, (rows, notes) in replay(scores, plan, runs=runs, accuracy=accuracy, seed=seed,
-                                      rea=rea, unique=unique).items():
+                                      rea=rea, unique=unique, config=config).items():
         try:
             result[name] = assemble(name, rows, notes)
         except ValueError as err:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from db.sql import ACCURACY_COLUMNS as ACCURACIES
+from tfnas.config import DEFAULT, DEFAULT_BATCH_SIZE, DEFAULT_SEED, ScoringConfig
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
 
@@ -41,9 +42,16 @@ def one_per_class(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame["arch_code"] == first]
 
 
-def score_hint(dataset: str, proxy: str) -> str:
-    """The command that scores ``proxy`` on ``dataset`` (quoted in errors)."""
-    return f"`luigi --module pipeline ScoreAll --dataset {dataset} --proxies {proxy}`"
+def score_hint(dataset: str, proxy: str, config: ScoringConfig = DEFAULT) -> str:
+    """The command that scores ``proxy`` on ``dataset`` in ``config`` (quoted in errors)."""
+    flags = [f"--dataset {dataset}", f"--proxies {proxy}"]
+    if config.seed != DEFAULT_SEED:
+        flags.append(f"--seeds {config.seed}")
+    if config.batch_size != DEFAULT_BATCH_SIZE:
+        flags.append(f"--batch-size {config.batch_size}")
+    if config.augment:
+        flags.append("--augment")
+    return f"`luigi --module pipeline ScoreAll {' '.join(flags)}`"
 
 
 def check_accuracy(accuracy: str) -> None:
@@ -74,6 +82,7 @@ class ScoreTable:
     accuracy: np.ndarray
     seconds: np.ndarray
     representative: np.ndarray | None = None  # set by unique(): code → its class's stand-in
+    config: ScoringConfig = DEFAULT  # the scoring configuration the scores were read for
     rank: np.ndarray = field(init=False)
     scored: np.ndarray = field(init=False)
 
@@ -106,11 +115,11 @@ class ScoreTable:
             NUM_ARCHS))  # a class with no scored member: itself (unscored, never chosen)
         return ScoreTable(self.dataset, self.proxy, self.accuracy_name,
                           np.where(keep, self.score, np.nan), self.accuracy, self.seconds,
-                          representative)
+                          representative, self.config)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, proxy: str,
-                   accuracy: str = "test_acc_12ep") -> ScoreTable:
+    def from_frame(cls, frame: pd.DataFrame, proxy: str, accuracy: str = "test_acc_12ep",
+                   config: ScoringConfig = DEFAULT) -> ScoreTable:
         """From one dataset's rows of the ``arch_scores`` view (``db.read_arch_scores``).
 
         Raises a one-line ``ValueError`` when the proxy has no scores for the dataset or when
@@ -125,11 +134,11 @@ class ScoreTable:
         if proxy not in frame.columns:
             raise ValueError(f"no {proxy} scores for {dataset} in the database (it has "
                              f"{', '.join(stored_proxies(frame)) or 'none'}): run "
-                             f"{score_hint(dataset, proxy)} first")
+                             f"{score_hint(dataset, proxy, config)} first")
         rows = frame[frame[proxy].notna()]
         if rows.empty:
             raise ValueError(f"no {proxy} scores for {dataset} in the database: run "
-                             f"{score_hint(dataset, proxy)} first")
+                             f"{score_hint(dataset, proxy, config)} first")
         missing = int(rows[accuracy].isna().sum())
         if missing:
             raise ValueError(
@@ -141,4 +150,4 @@ class ScoreTable:
         arrays["score"][codes] = rows[proxy].to_numpy(dtype=float)
         arrays["accuracy"][codes] = rows[accuracy].to_numpy(dtype=float)
         arrays["seconds"][codes] = rows[f"{proxy}_seconds"].to_numpy(dtype=float)
-        return cls(dataset, proxy, accuracy, **arrays)
+        return cls(dataset, proxy, accuracy, **arrays, config=config)

@@ -65,10 +65,10 @@ def check_evolution(table: ScoreTable, cycles: int, population: int, tournament:
                     runs: int) -> None:
     """One-line ``ValueError`` unless REA can run on ``table`` with these settings."""
     if not table.complete:
+        hint = score_hint(table.dataset, table.proxy, table.config)
         raise ValueError(f"regularized evolution mutates across the whole space, but only "
                          f"{len(table.scored)} of {NUM_ARCHS} architectures of {table.dataset} "
-                         f"have {table.proxy} scores: run {score_hint(table.dataset, table.proxy)}"
-                         f" without --limit first")
+                         f"have {table.proxy} scores: run {hint} without --limit first")
     if not 1 <= tournament <= population <= cycles:
         raise ValueError(f"need 1 <= tournament <= population <= cycles, got tournament="
                          f"{tournament}, population={population}, cycles={cycles}")

@@ -40,7 +40,7 @@ def random_search(table: ScoreTable, n: int, runs: int, rng: np.random.Generator
     sampling ``n`` distinct ones; one row per run (columns of :func:`summarise_runs`)."""
     available = len(table.scored)
     if not 1 <= n <= available:
-        more = (f" (or score more: {score_hint(table.dataset, table.proxy)})"
+        more = (f" (or score more: {score_hint(table.dataset, table.proxy, table.config)})"
                 if not table.complete else "")
         raise ValueError(f"random search samples N distinct architectures without replacement; "
                          f"N={n} but {table.dataset} has {available} {table.proxy}-scored "
