@@ -83,15 +83,20 @@ def describe_configurations(frame: pd.DataFrame) -> str:
                      for config, r in zip(configs, frame.itertuples(), strict=True))
 
 
+PICK = "pick one with --seed/--batch-size/--augment/--fingerprint"
+
+
 def _missing(conn: duckdb.DuckDBPyConnection, path: Path, dataset: str,
              config: ScoringConfig) -> str:
+    """Why ``dataset`` has nothing to read (after "{path} "), with what would fix it."""
     held = configurations(conn, path, dataset)
     if held.empty:
-        return (f"{path} has no scores for {dataset}; score it with `luigi --module pipeline "
-                f"ScoreAll --dataset {dataset}` or run `tfnas db init --db {path}`")
-    return (f"{path} has no {dataset} scores for {config.describe()}; it holds "
-            f"{describe_configurations(held)}; pick one with --seed/--batch-size/--augment/"
-            "--fingerprint")
+        command = " ".join(filter(None, ["luigi --module pipeline ScoreAll --dataset", dataset,
+                                         config.pipeline_flags()]))
+        return f"has no scores for {dataset}; score it with `{command}`" + (
+            f" or run `tfnas db init --db {path}`" if config == DEFAULT else "")
+    return (f"has no {dataset} scores for {config.describe()}; it holds "
+            f"{describe_configurations(held)}")
 
 
 def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
@@ -122,20 +127,24 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
                                       f"{', '.join(ACCURACY_COLUMNS)} FROM arch_accuracies WHERE "
                                       "list_contains($datasets, dataset)",
                           {"datasets": list(datasets)})
-        frames, notes = {}, []
+        frames, missing = {}, []
         for number, dataset in enumerate(datasets, start=1):
             mine = rows["d"] == number
             if not mine.any():
-                notes.append(_missing(conn, path, dataset, config))
+                missing.append(_missing(conn, path, dataset, config))
                 continue
             theirs = accuracy["d"] == number
             frames[dataset] = _frame(dataset, {k: v[mine] for k, v in rows.items()}, stored,
                                      archs, {k: v[theirs] for k, v in accuracy.items()})
     finally:
         conn.close()
-    if not frames:
-        raise DatabaseError(notes[0] if len(notes) == 1 else " | ".join(notes))
-    return Scores(frames, notes, config)
+    holds = [i for i, text in enumerate(missing) if "it holds" in text]
+    if not frames:  # one error: the fix for "it holds ..." said once, after the last of them
+        parts = [text + (f"; {PICK}" if holds and i == holds[-1] else "")
+                 for i, text in enumerate(missing)]
+        raise DatabaseError(f"{path} {' | '.join(parts)}")
+    return Scores(frames, [f"{path} {text}" + (f"; {PICK}" if i in holds else "")
+                           for i, text in enumerate(missing)], config)
 
 
 def _frame(dataset: str, rows: dict[str, np.ndarray], proxies: list[str],

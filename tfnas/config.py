@@ -79,11 +79,10 @@ class ScoringConfig:
                 f"{'augmented' if self.augment else 'no augmentation'}")
         return text + (f", images {self.fingerprint}" if self.fingerprint else "")
 
-    def flags(self) -> str:
-        """The command-line flags that select this configuration (defaults left out)."""
-        parts = []
-        if self.seed != DEFAULT_SEED:
-            parts.append(f"--seed {self.seed}")
+    def pipeline_flags(self) -> str:
+        """The flags that make ``luigi --module pipeline ScoreAll`` score this configuration
+        (defaults left out; the images are whatever ``--data`` reads), e.g. ``--batch-size 96``."""
+        parts = [f"--seeds {self.seed}"] if self.seed != DEFAULT_SEED else []
         if self.batch_size != DEFAULT_BATCH_SIZE:
             parts.append(f"--batch-size {self.batch_size}")
         if self.augment:

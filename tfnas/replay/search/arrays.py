@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from db.sql import ACCURACY_COLUMNS as ACCURACIES
-from tfnas.config import DEFAULT, DEFAULT_BATCH_SIZE, DEFAULT_SEED, ScoringConfig
+from tfnas.config import DEFAULT, ScoringConfig
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
 
@@ -44,14 +44,9 @@ def one_per_class(frame: pd.DataFrame) -> pd.DataFrame:
 
 def score_hint(dataset: str, proxy: str, config: ScoringConfig = DEFAULT) -> str:
     """The command that scores ``proxy`` on ``dataset`` in ``config`` (quoted in errors)."""
-    flags = [f"--dataset {dataset}", f"--proxies {proxy}"]
-    if config.seed != DEFAULT_SEED:
-        flags.append(f"--seeds {config.seed}")
-    if config.batch_size != DEFAULT_BATCH_SIZE:
-        flags.append(f"--batch-size {config.batch_size}")
-    if config.augment:
-        flags.append("--augment")
-    return f"`luigi --module pipeline ScoreAll {' '.join(flags)}`"
+    flags = " ".join(filter(None, [f"--dataset {dataset} --proxies {proxy}",
+                                   config.pipeline_flags()]))
+    return f"`luigi --module pipeline ScoreAll {flags}`"
 
 
 def check_accuracy(accuracy: str) -> None:
