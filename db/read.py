@@ -87,9 +87,18 @@ PICK = "pick one with --seed/--batch-size/--augment/--fingerprint"
 
 
 def _missing(conn: duckdb.DuckDBPyConnection, path: Path, dataset: str,
-             config: ScoringConfig) -> str:
-    """Why ``dataset`` has nothing to read (after "{path} "), with what would fix it."""
+             config: ScoringConfig, asked: Sequence[str] | None = None) -> str:
+    """Why ``dataset`` has nothing to read (after "{path} "), with what would fix it;
+    ``asked``: the proxies asked for (``--proxies``), if any."""
     held = configurations(conn, path, dataset)
+    same = held[(held["seed"] == config.seed) & (held["batch_size"] == config.batch_size)
+                & (held["augment"] == config.augment)
+                & ((held["data_fingerprint"] == config.fingerprint) if config.fingerprint
+                   else True)]
+    if asked is not None and not same.empty:
+        has = sorted(set(",".join(same["proxies"]).split(",")))
+        return (f"has no {', '.join(asked)} scores for {dataset}, {config.describe()}; for "
+                f"that configuration it has only {', '.join(has)}")
     if held.empty:
         command = " ".join(filter(None, ["luigi --module pipeline ScoreAll --dataset", dataset,
                                          config.pipeline_flags()]))
@@ -108,6 +117,9 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
     conn = open_read_only(path)
     try:
         stored = sorted(_fetch(conn, path, "SELECT DISTINCT proxy FROM proxy_scores")["proxy"])
+        ensembles = _fetch(conn, path, "SELECT name, members FROM ensembles")
+        stored += sorted(name for name, members in zip(*ensembles.values(), strict=True)
+                         if set(members.split(",")) <= set(stored))
         if proxies is not None:
             missing = [p for p in proxies if p not in stored]
             if missing:
@@ -131,7 +143,7 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
         for number, dataset in enumerate(datasets, start=1):
             mine = rows["d"] == number
             if not mine.any():
-                missing.append(_missing(conn, path, dataset, config))
+                missing.append(_missing(conn, path, dataset, config, proxies))
                 continue
             theirs = accuracy["d"] == number
             frames[dataset] = _frame(dataset, {k: v[mine] for k, v in rows.items()}, stored,

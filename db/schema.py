@@ -41,6 +41,7 @@ from db.sql import (
 )
 from tfnas.config import DEFAULT
 from tfnas.datasets import DATASETS as _DATASET_SPECS
+from tfnas.ensembles import METHODS, SHIPPED, Ensemble
 from tfnas.isomorphism import canonical_forms
 from tfnas.space import EDGES, NUM_ARCHS, OPS, all_archs
 
@@ -213,6 +214,22 @@ published = sa.Table(
     comment="correlations of proxies with accuracy as papers report them",
 )
 
+ensembles = sa.Table(
+    "ensembles", metadata,
+    sa.Column("name", sa.String, primary_key=True,
+              comment="ensemble name, used like a proxy's in default_scores and the reports"),
+    sa.Column("method", sa.String, nullable=False,
+              comment="log_rank_sum (AZ-NAS) or mean_rank (see tfnas.ensembles)"),
+    sa.Column("members", sa.String, nullable=False,
+              comment="comma list of the proxies combined (sorted); computed over the "
+                      "architectures every member scored"),
+    sa.Column("description", sa.String, nullable=False, comment="what it combines and why"),
+    sa.CheckConstraint(_in("method", tuple(METHODS)), name="ensembles_method"),
+    comment="rank ensembles: definitions only; their scores are computed from the members' "
+            "stored rows whenever read (default_scores, arch_scores, the reports); higher is "
+            "better",
+)
+
 benchmarks = sa.Table(
     "benchmarks", metadata,
     sa.Column("source", sa.String, primary_key=True,
@@ -262,8 +279,11 @@ def refresh_views(conn: Connection) -> None:
     """(Re)create the views; ``arch_scores`` gets a column per row of ``proxies``."""
     for sql in (ACCURACY_VIEW_SQL, SCORES_VIEW_SQL, DEFAULT_SCORES_SQL):
         conn.exec_driver_sql(sql)
-    names = [row[0] for row in conn.exec_driver_sql(
-        "SELECT proxy FROM proxies ORDER BY proxy").all()]
+    conventions = dict(conn.exec_driver_sql("SELECT proxy, convention FROM proxies").all())
+    conventions |= {name: f"rank ensemble ({method}) of {members}: {description}; higher is "
+                          "better" for name, method, members, description in
+                    conn.exec_driver_sql("SELECT * FROM ensembles").all()}
+    names = sorted(conventions)
     conn.exec_driver_sql(arch_scores_sql(names))
     comments = VIEW_COMMENTS | {
         "arch_scores": f"the scores of the default configuration ({DEFAULT.describe()}), one "
@@ -271,7 +291,6 @@ def refresh_views(conn: Connection) -> None:
                        + HIGHER_IS_BETTER}
     for view, comment in comments.items():
         conn.exec_driver_sql(f"COMMENT ON VIEW {view} IS {quote(comment)}")
-    conventions = dict(conn.exec_driver_sql("SELECT proxy, convention FROM proxies").all())
     for name in names:
         conn.exec_driver_sql(f"COMMENT ON COLUMN arch_scores.{identifier(name)} IS "
                              f"{quote(conventions[name])}")
@@ -297,6 +316,24 @@ def ensure_schema(conn: Connection) -> None:
         missing = _architecture_frame()
         have = {row[0] for row in conn.exec_driver_sql("SELECT arch_code FROM architectures")}
         insert_frame(conn, "architectures", missing[~missing["arch_code"].isin(have)], "INSERT")
+    have = {row[0] for row in conn.exec_driver_sql("SELECT name FROM ensembles")}
+    shipped = [e for e in SHIPPED if e.name not in have]
+    if shipped:
+        insert_frame(conn, "ensembles", _ensemble_frame(shipped), "INSERT")
+    refresh_views(conn)
+
+
+def _ensemble_frame(chosen: list[Ensemble]) -> pd.DataFrame:
+    return pd.DataFrame({"name": [e.name for e in chosen], "method": [e.method for e in chosen],
+                         "members": [",".join(e.members) for e in chosen],
+                         "description": [e.description for e in chosen]})
+
+
+def add_ensemble(conn: Connection, ensemble: Ensemble) -> None:
+    """Define (or redefine) ``ensemble`` (validated: :func:`tfnas.ensembles.check_ensemble`)
+    and regenerate the views; inside ``conn``'s transaction."""
+    conn.execute(sa.delete(ensembles).where(ensembles.c.name == ensemble.name))
+    insert_frame(conn, "ensembles", _ensemble_frame([ensemble]), "INSERT")
     refresh_views(conn)
 
 

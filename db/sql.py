@@ -4,6 +4,7 @@ shared by :mod:`db.schema` (which creates the views) and :mod:`db.read` (the rep
 from __future__ import annotations
 
 from tfnas.config import DEFAULT, ScoringConfig
+from tfnas.ensembles import METHODS
 
 HIGHER_IS_BETTER = ("higher is better for every proxy (what each number is: the proxies "
                     "table); -inf allowed, never NaN")
@@ -73,24 +74,67 @@ WITH coverage AS (
 )"""
 
 
-def configuration_sql(config: ScoringConfig) -> str:
-    """SELECT of the ``scores`` view's rows of one configuration, one set of images per
-    (dataset, proxy) (:func:`_chosen_images`): no proxy mixes images across architectures."""
+#: Each ensemble method (:data:`tfnas.ensembles.METHODS`) as an aggregate over its members'
+#: normalised mid-ranks ``r`` (in (0, 1]; see :mod:`tfnas.ensembles`).
+METHOD_SQL: dict[str, str] = {"log_rank_sum": "sum(ln(r))", "mean_rank": "avg(r)"}
+assert METHOD_SQL.keys() == METHODS.keys(), "an ensemble method without its SQL"
+
+
+def _chosen_rows(config: ScoringConfig) -> str:
+    """WITH clause: ``chosen`` = the stored rows of ``config`` (one set of images per (dataset,
+    proxy)) and ``ensemble_rows`` = every ensemble of the ``ensembles`` table computed from
+    them over the architectures all its members scored (:mod:`tfnas.ensembles`)."""
     where, images = _chosen_images(config)
-    return f"""{images}
-SELECT scores.* FROM scores JOIN images USING (dataset, proxy, data_fingerprint)
-WHERE {where}
+    score = " ".join(f"WHEN {quote(method)} THEN {sql}" for method, sql in METHOD_SQL.items())
+    return f"""{images}, chosen AS (
+    SELECT dataset, proxy, arch_code, data_fingerprint, score, seconds, created_at
+    FROM proxy_scores JOIN images USING (dataset, proxy, data_fingerprint)
+    WHERE {where}
+), ensemble_members AS (
+    SELECT name, method, unnest(string_split(members, ',')) AS proxy,
+        len(string_split(members, ',')) AS k
+    FROM ensembles
+), member_rows AS (
+    SELECT m.name, m.method, c.dataset, c.proxy, c.arch_code, c.score, c.seconds, c.created_at
+    FROM ensemble_members m JOIN chosen c USING (proxy)
+    QUALIFY count(*) OVER (PARTITION BY m.name, c.dataset, c.arch_code) = m.k
+), member_ranks AS (
+    SELECT name, method, dataset, arch_code, seconds, created_at,
+        (rank() OVER (PARTITION BY name, dataset, proxy ORDER BY score)
+         + (count(*) OVER (PARTITION BY name, dataset, proxy, score) - 1) / 2)
+        / count(*) OVER (PARTITION BY name, dataset, proxy) AS r
+    FROM member_rows
+), ensemble_rows AS (
+    SELECT dataset, name AS proxy, arch_code, 'ensemble' AS data_fingerprint,
+        CASE any_value(method) {score} END AS score,
+        sum(seconds) AS seconds, max(created_at) AS created_at
+    FROM member_ranks
+    GROUP BY name, dataset, arch_code
+), config_rows AS (
+    SELECT * FROM chosen UNION ALL BY NAME SELECT * FROM ensemble_rows
+)"""
+
+
+def configuration_sql(config: ScoringConfig) -> str:
+    """SELECT of the ``scores`` view's columns for one configuration, one set of images per
+    (dataset, proxy) (:func:`_chosen_images`): no proxy mixes images across architectures.
+    Ensembles are rows too (``data_fingerprint`` 'ensemble'; :mod:`tfnas.ensembles`)."""
+    return f"""{_chosen_rows(config)}
+SELECT r.dataset, r.arch_code, a.arch_index, a.arch_str, a.iso_class, r.proxy,
+    {config.seed}::BIGINT AS seed, {config.batch_size}::BIGINT AS batch_size,
+    {config.augment} AS augment, r.data_fingerprint, r.score, r.seconds, r.created_at,
+    acc.test_acc_12ep, acc.test_acc_200ep, acc.valid_acc_12ep, acc.valid_acc_200ep
+FROM config_rows r
+JOIN architectures a USING (arch_code)
+LEFT JOIN arch_accuracies acc USING (dataset, arch_code)
 """
 
 
 def configuration_rows_sql(config: ScoringConfig) -> str:
     """The same rows as :func:`configuration_sql`, narrow and fast: (dataset, proxy,
-    arch_code, score, seconds) straight from ``proxy_scores``."""
-    where, images = _chosen_images(config)
-    return f"""{images}
-SELECT dataset, proxy, arch_code, score, seconds
-FROM proxy_scores JOIN images USING (dataset, proxy, data_fingerprint)
-WHERE {where}
+    arch_code, score, seconds)."""
+    return f"""{_chosen_rows(config)}
+SELECT dataset, proxy, arch_code, score, seconds FROM config_rows
 """
 
 
@@ -102,10 +146,12 @@ VIEW_COMMENTS: dict[str, str] = {
                        "run = dataset (CIFAR-10: run cifar10, trained on train+valid), valid "
                        "from cifar10-valid for CIFAR-10 and from run = dataset otherwise",
     "scores": "every stored score, every configuration, beside the accuracies (long: one row "
-              "per arch, dataset, proxy and configuration); " + HIGHER_IS_BETTER,
+              "per arch, dataset, proxy and configuration; stored proxies only, no ensembles); "
+              + HIGHER_IS_BETTER,
     "default_scores": f"the scores of the default configuration ({DEFAULT.describe()}); per "
                       "(dataset, proxy) one set of images, the one covering the most "
-                      "architectures (ties: the latest); long",
+                      "architectures (ties: the latest); long; with the rank ensembles of the "
+                      "ensembles table computed from those rows (data_fingerprint 'ensemble')",
 }
 #: Comments of the views' columns (besides the accuracies and arch_scores' proxy columns).
 VIEW_COLUMN_COMMENTS: dict[str, str] = {
@@ -114,11 +160,12 @@ VIEW_COLUMN_COMMENTS: dict[str, str] = {
     "arch_index": "NATS-Bench index; NULL until a benchmark is imported",
     "arch_str": "NATS-Bench architecture string",
     "iso_class": "class of isomorphic cells (architectures.iso_class)",
-    "proxy": "proxy name (proxies.proxy)",
+    "proxy": "proxy name (proxies.proxy) or rank ensemble name (ensembles.name)",
     "seed": "seed of the weights and of the image batch",
     "batch_size": "images in the proxy batch",
     "augment": "whether the batch was drawn with training augmentation",
-    "data_fingerprint": "short sha256 of the images read ('none': no images)",
+    "data_fingerprint": "short sha256 of the images read ('none': no images; 'ensemble': a rank "
+                        "ensemble of stored rows)",
     "score": HIGHER_IS_BETTER,
     "seconds": "wall seconds the proxy took for this arch",
     "created_at": "when the score was computed (UTC)",

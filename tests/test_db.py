@@ -63,8 +63,8 @@ def engine(tmp_path):
 def test_create_schema_is_idempotent_and_fills_the_space(engine):
     db.create_schema(engine)  # second time: nothing changes, nothing fails
     assert query(engine, "SELECT table_name FROM duckdb_tables() ORDER BY 1") == [
-        ("accuracies",), ("architectures",), ("benchmarks",), ("costs",), ("proxies",),
-        ("proxy_scores",), ("published",)]
+        ("accuracies",), ("architectures",), ("benchmarks",), ("costs",), ("ensembles",),
+        ("proxies",), ("proxy_scores",), ("published",)]
     assert query(engine, "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1"
                  ) == [("arch_accuracies",), ("arch_scores",), ("default_scores",), ("scores",)]
     (count, indexed, classes), = query(engine, "SELECT count(*), count(arch_index), "

@@ -19,6 +19,7 @@ from db.shards import SHARD_SCHEMA, ShardTask, write_shard
 from db.sql_file import run_sql
 from tfnas.costs import arch_flops, arch_params
 from tfnas.datasets import DATASETS as SPECS
+from tfnas.ensembles import SHIPPED
 from tfnas.space import Arch
 
 QUERIES = Path(__file__).resolve().parents[1] / "queries"
@@ -102,6 +103,8 @@ def views(path):
 
 ACCURACIES = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep", "valid_acc_200ep")
 PROXIES = ("naswot", "synflow", "params", "flops")
+#: the shipped rank ensembles whose members are all stored: rows of default_scores like proxies
+ENSEMBLES = tuple(e.name for e in SHIPPED if set(e.members) <= set(PROXIES))
 
 
 def test_every_query_has_a_header_and_names_no_proxy():
@@ -125,14 +128,14 @@ def test_queries_run_through_tfnas_sql(database, tmp_path, capsys):
     out = io.StringIO()
     assert run_sql(database, QUERIES / "topk.sql", csv=True, out=out) == 1
     got = pd.read_csv(io.StringIO(out.getvalue()))
-    assert len(got) == len(DATASETS) * 4 * 10 and set(got["proxy"]) == {"naswot", "synflow",
-                                                                        "params", "flops"}
+    assert len(ENSEMBLES) == 2
+    assert len(got) == len(DATASETS) * 6 * 10 and set(got["proxy"]) == {*PROXIES, *ENSEMBLES}
     script = tmp_path / "two.sql"
     script.write_text("SET VARIABLE topk = 2;\n-- a comment\n"
                       + (QUERIES / "topk.sql").read_text())
     out = io.StringIO()
     assert run_sql(database, script, csv=True, out=out) == 2
-    assert len(pd.read_csv(io.StringIO(out.getvalue()))) == len(DATASETS) * 4 * 2
+    assert len(pd.read_csv(io.StringIO(out.getvalue()))) == len(DATASETS) * 6 * 2
     with pytest.raises(db.DatabaseError, match=r"two.sql, statement 1 of 1: .*read-only"):
         script.write_text("DELETE FROM proxy_scores;")
         run_sql(database, script)
@@ -189,7 +192,7 @@ def test_topk(database, k):
 
 def test_proxy_agreement(database):
     result = run_query(database, "proxy_agreement.sql", agreement_k=20)
-    assert len(result) == len(DATASETS) * 6
+    assert len(result) == len(DATASETS) * math.comb(len(PROXIES) + len(ENSEMBLES), 2)
     for dataset, frame in views(database).items():
         for a, b in itertools.combinations(sorted(PROXIES), 2):
             row = result[(result.dataset == dataset) & (result.proxy_a == a)

@@ -3,6 +3,7 @@
     tfnas score          score architectures with registered proxies
     tfnas proxies        list the registered proxies
     tfnas db init        a complete database from the scores shipped with tfnas
+    tfnas db ensemble    define a rank ensemble of stored proxies
     tfnas tables         Tables I–V (or any proxy's search tables) replayed from the database
     tfnas correlations   every stored proxy against every accuracy column
     tfnas plot           figures
@@ -36,6 +37,7 @@ from tfnas.config import (
     check_seed,
 )
 from tfnas.datasets import DATASETS, dataset_spec, default_data_root
+from tfnas.ensembles import METHODS
 from tfnas.messages import shorten, shorten_words
 
 EXIT_USAGE = 2
@@ -170,6 +172,26 @@ def cmd_db_init(args: argparse.Namespace) -> int:
 
     summary = init_database(args.db)
     print(summary)
+    return 0
+
+
+def cmd_db_ensemble(args: argparse.Namespace) -> int:
+    import db
+    from db.connection import DatabaseError, init_hint
+    from db.schema import add_ensemble, ensure_schema
+    from tfnas import proxies
+    from tfnas.ensembles import check_ensemble
+
+    ensemble = check_ensemble(args.name, args.method, args.members, proxies.names(),
+                              args.description)
+    if not args.db.is_file():
+        raise DatabaseError(f"no tfnas database at {args.db}; {init_hint(args.db)}")
+    with db.writing(args.db) as engine, engine.begin() as conn:
+        ensure_schema(conn)
+        add_ensemble(conn, ensemble)
+    print(f"{args.db}: ensemble {ensemble.name} = {ensemble.method} of "
+          f"{', '.join(ensemble.members)}; read it like a proxy (e.g. `tfnas correlations "
+          f"--db {args.db} --proxies {ensemble.name}`)")
     return 0
 
 
@@ -335,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every proxy of the registry (tfnas/proxies/, one module each).")
     listing.set_defaults(handler=cmd_proxies)
 
-    database = commands.add_parser("db", help="database commands: init")
+    database = commands.add_parser("db", help="database commands: init, ensemble")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     init = db_commands.add_parser(
         "init", help="build a complete database from the scores shipped with tfnas",
@@ -345,6 +367,22 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--db", type=Path, default=DEFAULT_DB,
                       help="tfnas DuckDB file (created; default: %(default)s)")
     init.set_defaults(handler=cmd_db_init)
+    ensemble = db_commands.add_parser(
+        "ensemble", help="define a rank ensemble of stored proxies",
+        description="Store the definition of a rank ensemble (tfnas.ensembles): its scores are "
+                    "computed from the members' stored scores whenever read, over the "
+                    "architectures every member scored, and it is read like a proxy by "
+                    "tables, correlations, plot and the SQL views. Redefining a name replaces "
+                    "it.")
+    ensemble.add_argument("name", help="ensemble name (a-z, 0-9, _)")
+    ensemble.add_argument("--method", required=True, choices=tuple(METHODS),
+                          help="log_rank_sum (AZ-NAS) or mean_rank")
+    ensemble.add_argument("--members", required=True, type=_names,
+                          help="comma list of at least two proxies")
+    ensemble.add_argument("--description", default="", help="what it combines and why")
+    ensemble.add_argument("--db", type=Path, default=DEFAULT_DB,
+                          help="tfnas DuckDB file (default: %(default)s)")
+    ensemble.set_defaults(handler=cmd_db_ensemble)
 
     db_help = "tfnas DuckDB file (default: %(default)s)"
     accuracy_help = ("accuracy column: test_acc_12ep (the study's schedule), test_acc_200ep, "

@@ -1,0 +1,131 @@
+"""Rank ensembles (tfnas.ensembles): computed by SQL from the stored rows, equal to the
+definitions computed with scipy.stats.rankdata, read like a proxy everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import build, metadata, shard_table, shard_task
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+import db
+from db.read import read_scores
+from db.shards import write_shard
+from tfnas import proxies
+from tfnas.cli import main
+from tfnas.ensembles import METHODS, SHIPPED, check_ensemble
+
+CODES = np.arange(0, 15625, 5)  # 3,125 architectures, code 0 (all none: naswot −inf) among them
+FEWER = CODES[::3]  # params scored for a third of them only
+
+
+@pytest.fixture(scope="module")
+def ensemble_db(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("ensembles")
+    path = build(directory, datasets=("cifar10",), proxies=("naswot", "synflow", "flops"),
+                 codes=CODES)
+    task = shard_task("cifar10", "params", FEWER)
+    file = write_shard(shard_table("cifar10", "params", FEWER), task, directory / "p.parquet")
+    with db.writing(path) as engine:
+        db.load_shards(engine, {file: task}, *metadata(["params"]))
+    assert main(["db", "ensemble", "mine", "--method", "mean_rank", "--members",
+                 "naswot,params,flops", "--db", str(path)]) == 0
+    return path
+
+
+def reference(frame, members, method):
+    """The definition with scipy: over the rows every member scored, mid-ranks / n."""
+    rows = frame[list(members)].dropna()
+    normalised = np.column_stack([stats.rankdata(rows[m]) / len(rows) for m in members])
+    score = np.log(normalised).sum(axis=1) if method == "log_rank_sum" else normalised.mean(1)
+    return rows.index, score
+
+
+def test_ensembles_equal_their_definition_computed_with_scipy(ensemble_db):
+    frame = read_scores(ensemble_db, datasets=["cifar10"]).frames["cifar10"]
+    assert np.isneginf(frame["naswot"]).sum() == 1  # the −inf ties at the bottom of its ranks
+    assert frame["flops"].nunique() < len(frame) / 2  # many ties: mid-ranks matter
+    for name, method, members in [("ens_naswot_synflow", "log_rank_sum", ("naswot", "synflow")),
+                                  ("ens_naswot_synflow_flops", "log_rank_sum",
+                                   ("flops", "naswot", "synflow")),
+                                  ("mine", "mean_rank", ("flops", "naswot", "params"))]:
+        index, expected = reference(frame, members, method)
+        np.testing.assert_allclose(frame.loc[index, name], expected, rtol=1e-12, atol=1e-12)
+        assert frame[name].notna().sum() == len(index)  # only where every member scored
+        seconds = frame.loc[index, [f"{m}_seconds" for m in members]].sum(axis=1)
+        np.testing.assert_allclose(frame.loc[index, f"{name}_seconds"], seconds)
+    assert frame["mine"].notna().sum() == len(FEWER)
+    assert "ens_jacov_snip_synflow" not in frame  # its members are not stored: not offered
+
+
+def test_ensembles_are_rows_of_default_scores_and_columns_of_arch_scores(ensemble_db):
+    with db.open_read_only(ensemble_db) as conn:
+        long = conn.execute("SELECT proxy, count(*), any_value(data_fingerprint) FROM "
+                            "default_scores WHERE proxy LIKE 'ens_%' OR proxy = 'mine' "
+                            "GROUP BY proxy ORDER BY proxy").fetchall()
+        wide = conn.execute("SELECT count(mine), count(ens_naswot_synflow), "
+                            "count(ens_jacov_snip_synflow) FROM arch_scores").fetchone()
+        defined = conn.execute("SELECT name, method, members FROM ensembles ORDER BY name"
+                               ).fetchall()
+    assert long == [("ens_naswot_synflow", len(CODES), "ensemble"),
+                    ("ens_naswot_synflow_flops", len(CODES), "ensemble"),
+                    ("mine", len(FEWER), "ensemble")]
+    assert wide == (len(FEWER), len(CODES), 0)
+    assert ("mine", "mean_rank", "flops,naswot,params") in defined
+    assert {e.name for e in SHIPPED} <= {name for name, _, _ in defined}
+
+
+def test_the_reports_read_an_ensemble_like_a_proxy(ensemble_db, tmp_path, capsys):
+    assert main(["correlations", "--db", str(ensemble_db), "--proxies", "mine,naswot",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    frame = read_scores(ensemble_db, datasets=["cifar10"]).frames["cifar10"]
+    rows = frame[["mine", "test_acc_200ep"]].dropna()
+    rho = stats.spearmanr(rows["mine"], rows["test_acc_200ep"]).statistic
+    assert f"| cifar10 | mine | {len(FEWER)} | 0 |" in out
+    assert f"{rho:.3f} [" in out
+
+
+def test_redefining_replaces_and_bad_definitions_get_one_line(ensemble_db, tmp_path, capsys):
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(ensemble_db.read_bytes())
+    assert main(["db", "ensemble", "mine", "--method", "log_rank_sum", "--members",
+                 "naswot,synflow", "--db", str(copy)]) == 0
+    frame = read_scores(copy, datasets=["cifar10"]).frames["cifar10"]
+    np.testing.assert_allclose(frame["mine"], frame["ens_naswot_synflow"])
+    capsys.readouterr()
+    for argv, message in [
+        (["naswot", "--method", "mean_rank", "--members", "naswot,synflow"], "a proxy's name"),
+        (["x", "--method", "mean_rank", "--members", "naswot,naswot"], "at least two"),
+        (["x", "--method", "mean_rank", "--members", "naswot,nope"], "unknown proxy 'nope'"),
+        (["x", "--method", "vote", "--members", "naswot,synflow"], "invalid choice"),
+        (["Bad-Name", "--method", "mean_rank", "--members", "naswot,synflow"], "a-z, 0-9"),
+    ]:
+        assert main(["db", "ensemble", *argv, "--db", str(copy)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert main(["db", "ensemble", "x", "--method", "mean_rank", "--members",
+                 "naswot,synflow", "--db", str(tmp_path / "none.duckdb")]) == 2
+    assert "tfnas db init" in capsys.readouterr().err
+    assert not (tmp_path / "none.duckdb").exists()
+
+
+names = st.text(st.characters(codec="utf-8"), max_size=70)
+
+
+@given(name=names, method=st.sampled_from([*METHODS, "vote", ""]),
+       members=st.lists(st.sampled_from([*proxies.names(), "nope", ""]), max_size=4))
+def test_check_ensemble_accepts_exactly_the_valid_definitions(name, method, members):
+    valid = (len(name) <= 63 and name[:1].isascii() and name[:1].isalpha()
+             and name[:1].islower() and all(c in "abcdefghijklmnopqrstuvwxyz0123456789_"
+                                            for c in name)
+             and name not in proxies.names() and method in METHODS
+             and set(members) <= set(proxies.names()) and len(set(members)) >= 2)
+    try:
+        ensemble = check_ensemble(name, method, members, proxies.names())
+    except ValueError as err:
+        assert not valid and "\n" not in str(err) and len(str(err)) < 400
+    else:
+        assert valid and ensemble.members == tuple(sorted(set(members)))
