@@ -30,7 +30,7 @@ def ensemble_db(tmp_path_factory):
     file = write_shard(shard_table("cifar10", "params", FEWER), task, directory / "p.parquet")
     with db.writing(path) as engine:
         db.load_shards(engine, {file: task}, *metadata(["params"]))
-    assert main(["db", "ensemble", "mine", "--method", "mean_rank", "--members",
+    assert main(["db", "ensemble", "ens_mine", "--method", "mean_rank", "--members",
                  "naswot,params,flops", "--db", str(path)]) == 0
     return path
 
@@ -50,78 +50,78 @@ def test_ensembles_equal_their_definition_computed_with_scipy(ensemble_db):
     for name, method, members in [("ens_naswot_synflow", "log_rank_sum", ("naswot", "synflow")),
                                   ("ens_naswot_synflow_flops", "log_rank_sum",
                                    ("flops", "naswot", "synflow")),
-                                  ("mine", "mean_rank", ("flops", "naswot", "params"))]:
+                                  ("ens_mine", "mean_rank", ("flops", "naswot", "params"))]:
         index, expected = reference(frame, members, method)
         np.testing.assert_allclose(frame.loc[index, name], expected, rtol=1e-12, atol=1e-12)
         assert frame[name].notna().sum() == len(index)  # only where every member scored
         seconds = frame.loc[index, [f"{m}_seconds" for m in members]].sum(axis=1)
         np.testing.assert_allclose(frame.loc[index, f"{name}_seconds"], seconds)
-    assert frame["mine"].notna().sum() == len(FEWER)
+    assert frame["ens_mine"].notna().sum() == len(FEWER)
     assert "ens_jacov_snip_synflow" not in frame  # its members are not stored: not offered
 
 
 def test_ensembles_are_rows_of_default_scores_and_columns_of_arch_scores(ensemble_db):
     with db.open_read_only(ensemble_db) as conn:
         long = conn.execute("SELECT proxy, count(*), any_value(data_fingerprint) FROM "
-                            "default_scores WHERE proxy LIKE 'ens_%' OR proxy = 'mine' "
+                            "default_scores WHERE proxy LIKE 'ens_%' OR proxy = 'ens_mine' "
                             "GROUP BY proxy ORDER BY proxy").fetchall()
-        wide = conn.execute("SELECT count(mine), count(ens_naswot_synflow), "
+        wide = conn.execute("SELECT count(ens_mine), count(ens_naswot_synflow), "
                             "count(ens_jacov_snip_synflow) FROM arch_scores").fetchone()
         defined = conn.execute("SELECT name, method, members FROM ensembles ORDER BY name"
                                ).fetchall()
-    assert long == [("ens_naswot_synflow", len(CODES), "ensemble"),
-                    ("ens_naswot_synflow_flops", len(CODES), "ensemble"),
-                    ("mine", len(FEWER), "ensemble")]
+    assert long == [("ens_mine", len(FEWER), "ensemble"),
+                    ("ens_naswot_synflow", len(CODES), "ensemble"),
+                    ("ens_naswot_synflow_flops", len(CODES), "ensemble")]
     assert wide == (len(FEWER), len(CODES), 0)
-    assert ("mine", "mean_rank", "flops,naswot,params") in defined
+    assert ("ens_mine", "mean_rank", "flops,naswot,params") in defined
     assert {e.name for e in SHIPPED} <= {name for name, _, _ in defined}
 
 
 def test_the_reports_read_an_ensemble_like_a_proxy(ensemble_db, tmp_path, capsys):
-    assert main(["correlations", "--db", str(ensemble_db), "--proxies", "mine,naswot",
+    assert main(["correlations", "--db", str(ensemble_db), "--proxies", "ens_mine,naswot",
                  "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     frame = read_scores(ensemble_db, datasets=["cifar10"]).frames["cifar10"]
-    rows = frame[["mine", "test_acc_200ep"]].dropna()
-    rho = stats.spearmanr(rows["mine"], rows["test_acc_200ep"]).statistic
-    assert f"| cifar10 | mine | {len(FEWER)} | 0 |" in out
+    rows = frame[["ens_mine", "test_acc_200ep"]].dropna()
+    rho = stats.spearmanr(rows["ens_mine"], rows["test_acc_200ep"]).statistic
+    assert f"| cifar10 | ens_mine | {len(FEWER)} | 0 |" in out
     assert f"{rho:.3f} [" in out
 
 
 def test_redefining_replaces_and_bad_definitions_get_one_line(ensemble_db, tmp_path, capsys):
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(ensemble_db.read_bytes())
-    assert main(["db", "ensemble", "mine", "--method", "log_rank_sum", "--members",
+    assert main(["db", "ensemble", "ens_mine", "--method", "log_rank_sum", "--members",
                  "naswot,synflow", "--db", str(copy)]) == 0
     frame = read_scores(copy, datasets=["cifar10"]).frames["cifar10"]
-    np.testing.assert_allclose(frame["mine"], frame["ens_naswot_synflow"])
+    np.testing.assert_allclose(frame["ens_mine"], frame["ens_naswot_synflow"])
     capsys.readouterr()
     for argv, message in [
-        (["naswot", "--method", "mean_rank", "--members", "naswot,synflow"], "a proxy's name"),
-        (["x", "--method", "mean_rank", "--members", "naswot,naswot"], "at least two"),
-        (["x", "--method", "mean_rank", "--members", "naswot,nope"], "unknown proxy 'nope'"),
-        (["x", "--method", "vote", "--members", "naswot,synflow"], "invalid choice"),
-        (["Bad-Name", "--method", "mean_rank", "--members", "naswot,synflow"], "a-z, 0-9"),
+        (["naswot", "--method", "mean_rank", "--members", "naswot,synflow"], "must be 'ens_'"),
+        (["ens_x", "--method", "mean_rank", "--members", "naswot,naswot"], "at least two"),
+        (["ens_x", "--method", "mean_rank", "--members", "naswot,nope"], "unknown proxy 'nope'"),
+        (["ens_x", "--method", "vote", "--members", "naswot,synflow"], "invalid choice"),
+        (["ens_Bad-Name", "--method", "mean_rank", "--members", "naswot,synflow"], "a-z, 0-9"),
     ]:
         assert main(["db", "ensemble", *argv, "--db", str(copy)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
-    assert main(["db", "ensemble", "x", "--method", "mean_rank", "--members",
+    assert main(["db", "ensemble", "ens_x", "--method", "mean_rank", "--members",
                  "naswot,synflow", "--db", str(tmp_path / "none.duckdb")]) == 2
     assert "tfnas db init" in capsys.readouterr().err
     assert not (tmp_path / "none.duckdb").exists()
 
 
-names = st.text(st.characters(codec="utf-8"), max_size=70)
+names = st.one_of(st.text(st.characters(codec="utf-8"), max_size=70),
+                  st.text("abcz09_-A", max_size=62).map(lambda tail: "ens_" + tail))
 
 
 @given(name=names, method=st.sampled_from([*METHODS, "vote", ""]),
        members=st.lists(st.sampled_from([*proxies.names(), "nope", ""]), max_size=4))
 def test_check_ensemble_accepts_exactly_the_valid_definitions(name, method, members):
-    valid = (len(name) <= 63 and name[:1].isascii() and name[:1].isalpha()
-             and name[:1].islower() and all(c in "abcdefghijklmnopqrstuvwxyz0123456789_"
-                                            for c in name)
-             and name not in proxies.names() and method in METHODS
+    valid = (name.startswith("ens_") and 5 <= len(name) <= 63
+             and all(c in "abcdefghijklmnopqrstuvwxyz0123456789_" for c in name)
+             and method in METHODS
              and set(members) <= set(proxies.names()) and len(set(members)) >= 2)
     try:
         ensemble = check_ensemble(name, method, members, proxies.names())

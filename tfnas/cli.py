@@ -374,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "architectures every member scored, and it is read like a proxy by "
                     "tables, correlations, plot and the SQL views. Redefining a name replaces "
                     "it.")
-    ensemble.add_argument("name", help="ensemble name (a-z, 0-9, _)")
+    ensemble.add_argument("name", help="ensemble name: ens_ and then a-z, 0-9, _")
     ensemble.add_argument("--method", required=True, choices=tuple(METHODS),
                           help="log_rank_sum (AZ-NAS) or mean_rank")
     ensemble.add_argument("--members", required=True, type=_names,

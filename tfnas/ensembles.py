@@ -31,7 +31,9 @@ METHODS: dict[str, str] = {
     "mean_rank": "mean over members of mid-rank / n (rank sum as in TE-NAS, Chen et al., "
                  "ICLR 2021)",
 }
-NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+#: Every ensemble's name starts with this, so a report can tell an ensemble from a proxy by name.
+PREFIX = "ens_"
+NAME = re.compile(PREFIX + r"[a-z0-9_]{1,59}")
 
 
 class Ensemble(NamedTuple):
@@ -62,8 +64,8 @@ def check_ensemble(name: str, method: str, members: Iterable[str],
     ``proxy_names``: the proxies an ensemble may combine (the registry)."""
     known = tuple(proxy_names)
     if not NAME.fullmatch(name):
-        raise ValueError(f"ensemble name {shorten(name)} must be 1-63 characters of a-z, 0-9 "
-                         "and _, starting with a letter")
+        raise ValueError(f"ensemble name {shorten(name)} must be '{PREFIX}' and then 1-59 "
+                         "characters of a-z, 0-9 and _")
     if name in known:
         raise ValueError(f"ensemble name {name!r} is a proxy's name; choose another")
     if method not in METHODS:

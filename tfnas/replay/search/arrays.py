@@ -22,6 +22,7 @@ import pandas as pd
 
 from db.sql import ACCURACY_COLUMNS as ACCURACIES
 from tfnas.config import DEFAULT, ScoringConfig
+from tfnas.ensembles import PREFIX as ENSEMBLE_PREFIX
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
 
@@ -43,10 +44,16 @@ def one_per_class(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def score_hint(dataset: str, proxy: str, config: ScoringConfig = DEFAULT) -> str:
-    """The command that scores ``proxy`` on ``dataset`` in ``config`` (quoted in errors)."""
-    flags = " ".join(filter(None, [f"--dataset {dataset} --proxies {proxy}",
+    """The command that scores ``proxy`` on ``dataset`` in ``config`` (quoted in errors); for a
+    rank ensemble (:mod:`tfnas.ensembles`), the command that scores its members."""
+    members = "MEMBERS" if proxy.startswith(ENSEMBLE_PREFIX) else proxy
+    flags = " ".join(filter(None, [f"--dataset {dataset} --proxies {members}",
                                    config.pipeline_flags()]))
-    return f"`luigi --module pipeline ScoreAll {flags}`"
+    command = f"`luigi --module pipeline ScoreAll {flags}`"
+    if members == proxy:
+        return command
+    return (f"{command} with MEMBERS the members of the rank ensemble {proxy} (`tfnas sql - <<< "
+            f"\"SELECT members FROM ensembles WHERE name = '{proxy}'\"`)")
 
 
 def check_accuracy(accuracy: str) -> None:
