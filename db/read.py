@@ -108,6 +108,16 @@ def _missing(conn: duckdb.DuckDBPyConnection, path: Path, dataset: str,
             f"{describe_configurations(held)}")
 
 
+def _ensembles(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, list[str]] | None:
+    """Each rank ensemble's members (the ``ensembles`` table); ``None`` for a database written
+    by a tfnas without that table (read as it is; ``tfnas db init`` on it adds the table)."""
+    if not _fetch(conn, path, "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = "
+                              "'ensembles'")["n"][0]:
+        return None
+    found = _fetch(conn, path, "SELECT name, members FROM ensembles")
+    return {name: members.split(",") for name, members in zip(*found.values(), strict=True)}
+
+
 def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
                 datasets: Sequence[str] = DATASETS,
                 proxies: Sequence[str] | None = None) -> Scores:
@@ -117,9 +127,9 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
     conn = open_read_only(path)
     try:
         stored = sorted(_fetch(conn, path, "SELECT DISTINCT proxy FROM proxy_scores")["proxy"])
-        ensembles = _fetch(conn, path, "SELECT name, members FROM ensembles")
-        stored += sorted(name for name, members in zip(*ensembles.values(), strict=True)
-                         if set(members.split(",")) <= set(stored))
+        ensembles = _ensembles(conn, path)
+        stored += sorted(name for name, members in (ensembles or {}).items()
+                         if set(members) <= set(stored))
         if proxies is not None:
             missing = [p for p in proxies if p not in stored]
             if missing:
@@ -127,9 +137,10 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
                                  f"{config.describe()} (stored: {', '.join(stored) or 'none'})")
             stored = [p for p in stored if p in proxies]
         # datasets and proxies as 1-based positions in these lists: integer compares below
+        chosen = configuration_rows_sql(config, ensembles is not None)
         rows = _fetch(conn, path, "SELECT list_position($datasets, dataset) AS d, "
                                   "list_position($proxies, proxy) AS p, arch_code, score, "
-                                  f"seconds FROM ({configuration_rows_sql(config)}) WHERE "
+                                  f"seconds FROM ({chosen}) WHERE "
                                   "list_contains($datasets, dataset) AND "
                                   "list_contains($proxies, proxy)",
                       {"datasets": list(datasets), "proxies": stored})
@@ -196,8 +207,9 @@ def read_seed_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT) -
                        "AND augment = ? ORDER BY seed", [config.batch_size, config.augment])
         configs = [ScoringConfig(int(seed), config.batch_size, config.augment)
                    for seed in seeds["seed"]]
+        with_ensembles = _ensembles(conn, path) is not None
         parts = [_query(conn, path, "SELECT dataset, proxy, seed, arch_code, score FROM "
-                        f"({configuration_sql(one)})") for one in configs]
+                        f"({configuration_sql(one, with_ensembles)})") for one in configs]
     finally:
         conn.close()
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(

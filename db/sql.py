@@ -80,11 +80,18 @@ METHOD_SQL: dict[str, str] = {"log_rank_sum": "sum(ln(r))", "mean_rank": "avg(r)
 assert METHOD_SQL.keys() == METHODS.keys(), "an ensemble method without its SQL"
 
 
-def _chosen_rows(config: ScoringConfig) -> str:
-    """WITH clause: ``chosen`` = the stored rows of ``config`` (one set of images per (dataset,
-    proxy)) and ``ensemble_rows`` = every ensemble of the ``ensembles`` table computed from
-    them over the architectures all its members scored (:mod:`tfnas.ensembles`)."""
+def _chosen_rows(config: ScoringConfig, ensembles: bool = True) -> str:
+    """WITH clause ending in ``config_rows``: ``chosen`` = the stored rows of ``config`` (one
+    set of images per (dataset, proxy)) and, with ``ensembles``, every ensemble of the
+    ``ensembles`` table computed from them over the architectures all its members scored
+    (:mod:`tfnas.ensembles`; ``ensembles=False`` for a database written before that table)."""
     where, images = _chosen_images(config)
+    if not ensembles:
+        return f"""{images}, config_rows AS (
+    SELECT dataset, proxy, arch_code, data_fingerprint, score, seconds, created_at
+    FROM proxy_scores JOIN images USING (dataset, proxy, data_fingerprint)
+    WHERE {where}
+)"""
     score = " ".join(f"WHEN {quote(method)} THEN {sql}" for method, sql in METHOD_SQL.items())
     return f"""{images}, chosen AS (
     SELECT dataset, proxy, arch_code, data_fingerprint, score, seconds, created_at
@@ -115,11 +122,11 @@ def _chosen_rows(config: ScoringConfig) -> str:
 )"""
 
 
-def configuration_sql(config: ScoringConfig) -> str:
+def configuration_sql(config: ScoringConfig, ensembles: bool = True) -> str:
     """SELECT of the ``scores`` view's columns for one configuration, one set of images per
     (dataset, proxy) (:func:`_chosen_images`): no proxy mixes images across architectures.
     Ensembles are rows too (``data_fingerprint`` 'ensemble'; :mod:`tfnas.ensembles`)."""
-    return f"""{_chosen_rows(config)}
+    return f"""{_chosen_rows(config, ensembles)}
 SELECT r.dataset, r.arch_code, a.arch_index, a.arch_str, a.iso_class, r.proxy,
     {config.seed}::BIGINT AS seed, {config.batch_size}::BIGINT AS batch_size,
     {config.augment} AS augment, r.data_fingerprint, r.score, r.seconds, r.created_at,
@@ -130,10 +137,10 @@ LEFT JOIN arch_accuracies acc USING (dataset, arch_code)
 """
 
 
-def configuration_rows_sql(config: ScoringConfig) -> str:
+def configuration_rows_sql(config: ScoringConfig, ensembles: bool = True) -> str:
     """The same rows as :func:`configuration_sql`, narrow and fast: (dataset, proxy,
     arch_code, score, seconds)."""
-    return f"""{_chosen_rows(config)}
+    return f"""{_chosen_rows(config, ensembles)}
 SELECT dataset, proxy, arch_code, score, seconds FROM config_rows
 """
 

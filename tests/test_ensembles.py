@@ -3,6 +3,7 @@ definitions computed with scipy.stats.rankdata, read like a proxy everywhere."""
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pytest
 from conftest import build, metadata, shard_table, shard_task
@@ -129,3 +130,21 @@ def test_check_ensemble_accepts_exactly_the_valid_definitions(name, method, memb
         assert not valid and "\n" not in str(err) and len(str(err)) < 400
     else:
         assert valid and ensemble.members == tuple(sorted(set(members)))
+
+
+def test_a_database_written_before_ensembles_is_read_and_upgraded_by_db_init(ensemble_db,
+                                                                              tmp_path):
+    from db.sql import configuration_sql
+    from tfnas.config import DEFAULT
+
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(ensemble_db.read_bytes())
+    with duckdb.connect(str(old)) as conn:  # as an earlier tfnas left it: no ensembles anywhere
+        conn.execute("DROP TABLE ensembles")
+        conn.execute("CREATE OR REPLACE VIEW default_scores AS "
+                     + configuration_sql(DEFAULT, ensembles=False))
+    frame = read_scores(old, datasets=["cifar10"]).frames["cifar10"]
+    assert not [c for c in frame.columns if c.startswith("ens_")] and frame["naswot"].notna().all()
+    assert main(["db", "init", "--db", str(old)]) == 0  # adds the table (and the shipped scores)
+    frame = read_scores(old, datasets=["cifar10"]).frames["cifar10"]
+    assert frame["ens_naswot_synflow"].notna().sum() == frame["naswot"].notna().sum() > 0
