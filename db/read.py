@@ -33,11 +33,13 @@ class Scores(NamedTuple):
     """Per dataset, one row per scored architecture (``arch_code`` order): ``arch_code``,
     ``arch_index``, ``arch_str``, ``iso_class``, per proxy ``<proxy>`` and
     ``<proxy>_seconds``, and the accuracy columns. ``notes`` say which datasets were
-    skipped and why; ``config`` is the configuration read."""
+    skipped and why; ``config`` is the configuration read; ``ensembles`` the rank ensembles
+    whose members are all stored (read when named in ``proxies``)."""
 
     frames: dict[str, pd.DataFrame]
     notes: list[str]
     config: ScoringConfig
+    ensembles: tuple[str, ...] = ()
 
 
 def _execute(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
@@ -122,22 +124,24 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
                 datasets: Sequence[str] = DATASETS,
                 proxies: Sequence[str] | None = None) -> Scores:
     """:class:`Scores` of ``config`` for ``datasets`` (each proxy of ``proxies``, default every
-    proxy stored). Raises a one-line error when no dataset has any."""
+    proxy stored; rank ensembles when ``proxies`` names them, their names always listed in
+    ``Scores.ensembles``). Raises a one-line error when no dataset has any."""
     path = Path(path)
     conn = open_read_only(path)
     try:
         stored = sorted(_fetch(conn, path, "SELECT DISTINCT proxy FROM proxy_scores")["proxy"])
-        ensembles = _ensembles(conn, path)
-        stored += sorted(name for name, members in (ensembles or {}).items()
+        offered = sorted(name for name, members in (_ensembles(conn, path) or {}).items()
                          if set(members) <= set(stored))
         if proxies is not None:
-            missing = [p for p in proxies if p not in stored]
+            missing = [p for p in proxies if p not in stored + offered]
             if missing:
                 raise ValueError(f"--proxies: {shorten(missing[0])} has no scores in {path} for "
-                                 f"{config.describe()} (stored: {', '.join(stored) or 'none'})")
-            stored = [p for p in stored if p in proxies]
-        # datasets and proxies as 1-based positions in these lists: integer compares below
-        chosen = configuration_rows_sql(config, ensembles is not None)
+                                 f"{config.describe()} (stored: {', '.join(stored) or 'none'}"
+                                 + (f"; rank ensembles: {', '.join(offered)})" if offered
+                                    else ")"))
+        chosen_ensembles = [e for e in offered if e in (proxies or ())]
+        stored = [p for p in stored if proxies is None or p in proxies] + chosen_ensembles
+        chosen = configuration_rows_sql(config, chosen_ensembles)
         rows = _fetch(conn, path, "SELECT list_position($datasets, dataset) AS d, "
                                   "list_position($proxies, proxy) AS p, arch_code, score, "
                                   f"seconds FROM ({chosen}) WHERE "
@@ -167,7 +171,7 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
                  for i, text in enumerate(missing)]
         raise DatabaseError(f"{path} {' | '.join(parts)}")
     return Scores(frames, [f"{path} {text}" + (f"; {PICK}" if i in holds else "")
-                           for i, text in enumerate(missing)], config)
+                           for i, text in enumerate(missing)], config, tuple(offered))
 
 
 def _frame(dataset: str, rows: dict[str, np.ndarray], proxies: list[str],
@@ -207,9 +211,8 @@ def read_seed_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT) -
                        "AND augment = ? ORDER BY seed", [config.batch_size, config.augment])
         configs = [ScoringConfig(int(seed), config.batch_size, config.augment)
                    for seed in seeds["seed"]]
-        with_ensembles = _ensembles(conn, path) is not None
         parts = [_query(conn, path, "SELECT dataset, proxy, seed, arch_code, score FROM "
-                        f"({configuration_sql(one, with_ensembles)})") for one in configs]
+                        f"({configuration_sql(one, ())})") for one in configs]
     finally:
         conn.close()
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(

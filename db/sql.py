@@ -3,6 +3,8 @@ shared by :mod:`db.schema` (which creates the views) and :mod:`db.read` (the rep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tfnas.config import DEFAULT, ScoringConfig
 from tfnas.ensembles import METHODS
 
@@ -80,18 +82,21 @@ METHOD_SQL: dict[str, str] = {"log_rank_sum": "sum(ln(r))", "mean_rank": "avg(r)
 assert METHOD_SQL.keys() == METHODS.keys(), "an ensemble method without its SQL"
 
 
-def _chosen_rows(config: ScoringConfig, ensembles: bool = True) -> str:
+def _chosen_rows(config: ScoringConfig, ensembles: Sequence[str] | None = None) -> str:
     """WITH clause ending in ``config_rows``: ``chosen`` = the stored rows of ``config`` (one
-    set of images per (dataset, proxy)) and, with ``ensembles``, every ensemble of the
-    ``ensembles`` table computed from them over the architectures all its members scored
-    (:mod:`tfnas.ensembles`; ``ensembles=False`` for a database written before that table)."""
+    set of images per (dataset, proxy)) plus rank ensembles computed from them over the
+    architectures all their members scored (:mod:`tfnas.ensembles`): every ensemble of the
+    ``ensembles`` table (``None``) or only those named (``()``: none, e.g. for a database
+    written before that table)."""
     where, images = _chosen_images(config)
-    if not ensembles:
+    if ensembles is not None and not ensembles:
         return f"""{images}, config_rows AS (
     SELECT dataset, proxy, arch_code, data_fingerprint, score, seconds, created_at
     FROM proxy_scores JOIN images USING (dataset, proxy, data_fingerprint)
     WHERE {where}
 )"""
+    named = "" if ensembles is None else (
+        f"\n    WHERE name IN ({', '.join(quote(name) for name in ensembles)})")
     score = " ".join(f"WHEN {quote(method)} THEN {sql}" for method, sql in METHOD_SQL.items())
     return f"""{images}, chosen AS (
     SELECT dataset, proxy, arch_code, data_fingerprint, score, seconds, created_at
@@ -100,7 +105,7 @@ def _chosen_rows(config: ScoringConfig, ensembles: bool = True) -> str:
 ), ensemble_members AS (
     SELECT name, method, unnest(string_split(members, ',')) AS proxy,
         len(string_split(members, ',')) AS k
-    FROM ensembles
+    FROM ensembles{named}
 ), member_rows AS (
     SELECT m.name, m.method, c.dataset, c.proxy, c.arch_code, c.score, c.seconds, c.created_at
     FROM ensemble_members m JOIN chosen c USING (proxy)
@@ -122,7 +127,7 @@ def _chosen_rows(config: ScoringConfig, ensembles: bool = True) -> str:
 )"""
 
 
-def configuration_sql(config: ScoringConfig, ensembles: bool = True) -> str:
+def configuration_sql(config: ScoringConfig, ensembles: Sequence[str] | None = None) -> str:
     """SELECT of the ``scores`` view's columns for one configuration, one set of images per
     (dataset, proxy) (:func:`_chosen_images`): no proxy mixes images across architectures.
     Ensembles are rows too (``data_fingerprint`` 'ensemble'; :mod:`tfnas.ensembles`)."""
@@ -137,7 +142,8 @@ LEFT JOIN arch_accuracies acc USING (dataset, arch_code)
 """
 
 
-def configuration_rows_sql(config: ScoringConfig, ensembles: bool = True) -> str:
+def configuration_rows_sql(config: ScoringConfig, ensembles: Sequence[str] | None = None
+                           ) -> str:
     """The same rows as :func:`configuration_sql`, narrow and fast: (dataset, proxy,
     arch_code, score, seconds)."""
     return f"""{_chosen_rows(config, ensembles)}

@@ -44,8 +44,12 @@ def reference(frame, members, method):
     return rows.index, score
 
 
+ALL = ["naswot", "synflow", "flops", "params", "ens_naswot_synflow", "ens_naswot_synflow_flops",
+       "ens_mine"]
+
+
 def test_ensembles_equal_their_definition_computed_with_scipy(ensemble_db):
-    frame = read_scores(ensemble_db, datasets=["cifar10"]).frames["cifar10"]
+    frame = read_scores(ensemble_db, datasets=["cifar10"], proxies=ALL).frames["cifar10"]
     assert np.isneginf(frame["naswot"]).sum() == 1  # the −inf ties at the bottom of its ranks
     assert frame["flops"].nunique() < len(frame) / 2  # many ties: mid-ranks matter
     for name, method, members in [("ens_naswot_synflow", "log_rank_sum", ("naswot", "synflow")),
@@ -59,6 +63,12 @@ def test_ensembles_equal_their_definition_computed_with_scipy(ensemble_db):
         np.testing.assert_allclose(frame.loc[index, f"{name}_seconds"], seconds)
     assert frame["ens_mine"].notna().sum() == len(FEWER)
     assert "ens_jacov_snip_synflow" not in frame  # its members are not stored: not offered
+    plain = read_scores(ensemble_db, datasets=["cifar10"])  # by default: stored proxies only
+    assert not [c for c in plain.frames["cifar10"] if c.startswith("ens_")]
+    assert plain.ensembles == ("ens_mine", "ens_naswot_synflow", "ens_naswot_synflow_flops")
+    with pytest.raises(ValueError, match="ens_jacov_snip_synflow' has no scores .* rank "
+                                         "ensembles: ens_mine, ens_naswot_synflow,"):
+        read_scores(ensemble_db, proxies=["ens_jacov_snip_synflow"])
 
 
 def test_ensembles_are_rows_of_default_scores_and_columns_of_arch_scores(ensemble_db):
@@ -82,7 +92,7 @@ def test_the_reports_read_an_ensemble_like_a_proxy(ensemble_db, tmp_path, capsys
     assert main(["correlations", "--db", str(ensemble_db), "--proxies", "ens_mine,naswot",
                  "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    frame = read_scores(ensemble_db, datasets=["cifar10"]).frames["cifar10"]
+    frame = read_scores(ensemble_db, datasets=["cifar10"], proxies=ALL).frames["cifar10"]
     rows = frame[["ens_mine", "test_acc_200ep"]].dropna()
     rho = stats.spearmanr(rows["ens_mine"], rows["test_acc_200ep"]).statistic
     assert f"| cifar10 | ens_mine | {len(FEWER)} | 0 |" in out
@@ -94,7 +104,7 @@ def test_redefining_replaces_and_bad_definitions_get_one_line(ensemble_db, tmp_p
     copy.write_bytes(ensemble_db.read_bytes())
     assert main(["db", "ensemble", "ens_mine", "--method", "log_rank_sum", "--members",
                  "naswot,synflow", "--db", str(copy)]) == 0
-    frame = read_scores(copy, datasets=["cifar10"]).frames["cifar10"]
+    frame = read_scores(copy, datasets=["cifar10"], proxies=ALL).frames["cifar10"]
     np.testing.assert_allclose(frame["ens_mine"], frame["ens_naswot_synflow"])
     capsys.readouterr()
     for argv, message in [
@@ -143,8 +153,10 @@ def test_a_database_written_before_ensembles_is_read_and_upgraded_by_db_init(ens
         conn.execute("DROP TABLE ensembles")
         conn.execute("CREATE OR REPLACE VIEW default_scores AS "
                      + configuration_sql(DEFAULT, ensembles=False))
-    frame = read_scores(old, datasets=["cifar10"]).frames["cifar10"]
-    assert not [c for c in frame.columns if c.startswith("ens_")] and frame["naswot"].notna().all()
+    old_scores = read_scores(old, datasets=["cifar10"])
+    frame = old_scores.frames["cifar10"]
+    assert old_scores.ensembles == () and frame["naswot"].notna().all()
     assert main(["db", "init", "--db", str(old)]) == 0  # adds the table (and the shipped scores)
-    frame = read_scores(old, datasets=["cifar10"]).frames["cifar10"]
+    frame = read_scores(old, datasets=["cifar10"], proxies=["naswot", "ens_naswot_synflow"]
+                        ).frames["cifar10"]
     assert frame["ens_naswot_synflow"].notna().sum() == frame["naswot"].notna().sum() > 0

@@ -253,6 +253,10 @@ def cmd_correlations(args: argparse.Namespace) -> int:
     print(f"# scores: {scores.config.describe()}{_UNIQUE if args.unique else ''}\n")
     print(render(table, published))
     _note(f"wrote {write_csv(table, args.out / 'correlations.csv')}")
+    unread = [name for name in scores.ensembles if name not in (args.proxies or ())]
+    if unread:
+        _note(f"rank ensembles of the stored proxies: {', '.join(unread)} (add them with "
+              "--proxies; `tfnas sql - <<< \"SELECT * FROM ensembles\"` defines them)")
     return 0
 
 
