@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from tfnas.proxies.swap import activation_patterns, redraw_weights, swap_score
+from tfnas.proxies._gaussian import gaussian_weights
+from tfnas.proxies.swap import activation_patterns, swap_score
 
 
 def tiny_network(seed: int = 0) -> nn.Module:
@@ -53,7 +54,7 @@ def test_score_is_the_mean_over_gaussian_redraws():
     generator, counts = torch.Generator().manual_seed(7), []
     replica = copy.deepcopy(net)
     for _ in range(3):
-        redraw_weights(replica, generator)
+        gaussian_weights(replica, generator)
         assert replica[0].weight.std().item() == pytest.approx(1.0, abs=0.6)  # N(0, 1)
         assert (replica[1].weight == 1).all() and (replica[8].bias == 0).all()
         counts.append(brute_force(replica, x))

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from tfnas.proxies._contract import IMAGES, Proxy, ScoringRun
+from tfnas.proxies._gaussian import gaussian_weights
 from tfnas.space import Arch
 
 SAMPLES = 16
@@ -66,21 +67,6 @@ def activation_patterns(network: nn.Module, images: torch.Tensor) -> int:
     return int(torch.unique(torch.cat(codes)).numel()) if codes else 0
 
 
-def redraw_weights(network: nn.Module, generator: torch.Generator) -> None:
-    """The reference's Gaussian initialisation: Conv2d/Linear weights N(0, 1), biases 0,
-    BN γ = 1, β = 0 (modules in ``network.modules()`` order, draws from ``generator``)."""
-    with torch.no_grad():
-        for module in network.modules():
-            if isinstance(module, nn.Conv2d | nn.Linear):
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator,
-                                                dtype=module.weight.dtype))
-                if module.bias is not None:
-                    module.bias.zero_()
-            elif isinstance(module, nn.BatchNorm2d):
-                module.weight.fill_(1.0)
-                module.bias.zero_()
-
-
 def swap_score(network: nn.Module, images: torch.Tensor, seed: int = 0,
                repeats: int = REPEATS, samples: int = SAMPLES) -> float:
     """SWAP of ``network`` on the first ``samples`` of ``images``: the mean over ``repeats``
@@ -90,7 +76,7 @@ def swap_score(network: nn.Module, images: torch.Tensor, seed: int = 0,
     images = images[:samples].double()
     counts = []
     for _ in range(repeats):
-        redraw_weights(network, generator)
+        gaussian_weights(network, generator)
         counts.append(activation_patterns(network, images))
     return sum(counts) / repeats
 

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from tfnas.proxies._contract import Proxy, Published, ScoringRun
+from tfnas.proxies._gaussian import gaussian_weights
 from tfnas.space import Arch
 
 MIXUP_GAMMA = 1e-2
@@ -36,16 +37,8 @@ def zen_score(network: nn.Module, batch_size: int, input_shape: tuple[int, ...],
     """Zen-score of ``network`` (modified: weights redrawn; see the module docstring)."""
     generator = torch.Generator().manual_seed(seed)
     network = network.double().train()
+    gaussian_weights(network, generator)
     with torch.no_grad():
-        for module in network.modules():
-            if isinstance(module, nn.Conv2d | nn.Linear):
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator,
-                                                dtype=torch.float64))
-                if module.bias is not None:
-                    module.bias.zero_()
-            elif isinstance(module, nn.BatchNorm2d):
-                module.weight.fill_(1.0)
-                module.bias.zero_()
         x = torch.randn((batch_size, *input_shape), generator=generator, dtype=torch.float64)
         noise = torch.randn(x.shape, generator=generator, dtype=torch.float64)
         # two calls, x first, as the reference runs them (one call would mix BN statistics)
