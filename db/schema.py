@@ -282,7 +282,8 @@ def refresh_views(conn: Connection) -> None:
     conventions = dict(conn.exec_driver_sql("SELECT proxy, convention FROM proxies").all())
     conventions |= {name: f"rank ensemble ({method}) of {members}: {description}; higher is "
                           "better" for name, method, members, description in
-                    conn.exec_driver_sql("SELECT * FROM ensembles").all()}
+                    conn.exec_driver_sql("SELECT name, method, members, description "
+                                         "FROM ensembles").all()}
     names = sorted(conventions)
     conn.exec_driver_sql(arch_scores_sql(names))
     comments = VIEW_COMMENTS | {
@@ -330,11 +331,13 @@ def _ensemble_frame(chosen: list[Ensemble]) -> pd.DataFrame:
 
 
 def add_ensemble(conn: Connection, ensemble: Ensemble) -> None:
-    """Define (or redefine) ``ensemble`` (validated: :func:`tfnas.ensembles.check_ensemble`)
-    and regenerate the views; inside ``conn``'s transaction."""
+    """Define (or redefine) ``ensemble`` (validated: :func:`tfnas.ensembles.check_ensemble`),
+    completing the schema of a database written before the ``ensembles`` table and regenerating
+    the views once; inside ``conn``'s transaction."""
+    ensembles.create(conn, checkfirst=True)
     conn.execute(sa.delete(ensembles).where(ensembles.c.name == ensemble.name))
     insert_frame(conn, "ensembles", _ensemble_frame([ensemble]), "INSERT")
-    refresh_views(conn)
+    ensure_schema(conn)
 
 
 def register_proxies(conn: Connection, rows: list[dict], published_rows: list[dict]) -> None:

@@ -89,19 +89,16 @@ def _chosen_rows(config: ScoringConfig, ensembles: Sequence[str] | None = None) 
     ``ensembles`` table (``None``) or only those named (``()``: none, e.g. for a database
     written before that table)."""
     where, images = _chosen_images(config)
-    if ensembles is not None and not ensembles:
-        return f"""{images}, config_rows AS (
+    chosen = f"""{images}, chosen AS (
     SELECT dataset, proxy, arch_code, data_fingerprint, score, seconds, created_at
     FROM proxy_scores JOIN images USING (dataset, proxy, data_fingerprint)
-    WHERE {where}
-)"""
+    WHERE {where}"""
+    if ensembles is not None and not ensembles:
+        return chosen + "\n), config_rows AS (SELECT * FROM chosen)"
     named = "" if ensembles is None else (
         f"\n    WHERE name IN ({', '.join(quote(name) for name in ensembles)})")
     score = " ".join(f"WHEN {quote(method)} THEN {sql}" for method, sql in METHOD_SQL.items())
-    return f"""{images}, chosen AS (
-    SELECT dataset, proxy, arch_code, data_fingerprint, score, seconds, created_at
-    FROM proxy_scores JOIN images USING (dataset, proxy, data_fingerprint)
-    WHERE {where}
+    return chosen + f"""
 ), ensemble_members AS (
     SELECT name, method, unnest(string_split(members, ',')) AS proxy,
         len(string_split(members, ',')) AS k

@@ -178,7 +178,7 @@ def cmd_db_init(args: argparse.Namespace) -> int:
 def cmd_db_ensemble(args: argparse.Namespace) -> int:
     import db
     from db.connection import DatabaseError, init_hint
-    from db.schema import add_ensemble, ensure_schema
+    from db.schema import add_ensemble
     from tfnas import proxies
     from tfnas.ensembles import check_ensemble
 
@@ -187,7 +187,6 @@ def cmd_db_ensemble(args: argparse.Namespace) -> int:
     if not args.db.is_file():
         raise DatabaseError(f"no tfnas database at {args.db}; {init_hint(args.db)}")
     with db.writing(args.db) as engine, engine.begin() as conn:
-        ensure_schema(conn)
         add_ensemble(conn, ensemble)
     print(f"{args.db}: ensemble {ensemble.name} = {ensemble.method} of "
           f"{', '.join(ensemble.members)}; read it like a proxy (e.g. `tfnas correlations "
