@@ -59,6 +59,13 @@ SHIPPED: tuple[Ensemble, ...] = (
              "the best pair of 455 two- and three-proxy ensembles on the seeded "
              "1,000-architecture ImageNet16-120 sample (selected there: rho 0.894, the best "
              "triple 0.895; 0.925 on the CIFAR-10 sample of 300)"),
+    Ensemble("ens_az_nas", "log_rank_sum",
+             ("az_expressivity", "az_progressivity", "az_trainability", "flops"),
+             "AZ-NAS (Lee & Ham, CVPR 2024): its four components by its log-rank sum, FLOPs as "
+             "the complexity component"),
+    Ensemble("ens_tenas", "mean_rank", ("tenas_lr", "tenas_ntk"),
+             "TE-NAS (Chen et al., ICLR 2021): NTK condition number and linear regions by their "
+             "rank sum"),
 )
 
 

@@ -94,27 +94,29 @@ class ResidualReduction(nn.Module):
 
 
 class TinyNetwork(nn.Module):
-    """The NATS-Bench TSS macro network around one cell (C=16, N=5)."""
+    """The NATS-Bench TSS macro network around one cell (C=16, N=5; a proxy that scores a
+    narrower or shallower copy, as TE-NAS does, passes ``width`` = C and ``depth`` = N)."""
 
-    def __init__(self, arch: Arch, num_classes: int, bn: bool = True):
+    def __init__(self, arch: Arch, num_classes: int, bn: bool = True, width: int = C,
+                 depth: int = N):
         super().__init__()
         self.arch = arch
         self.stem = nn.Sequential(
-            nn.Conv2d(3, C, 3, padding=1, bias=False),
-            nn.BatchNorm2d(C) if bn else nn.Identity(),
+            nn.Conv2d(3, width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(width) if bn else nn.Identity(),
         )
         layers: list[nn.Module] = []
-        for stage, channels in enumerate((C, 2 * C, 4 * C)):
+        for stage, channels in enumerate((width, 2 * width, 4 * width)):
             if stage > 0:
                 layers.append(ResidualReduction(channels // 2, channels, bn))
-            layers.extend(Cell(arch, channels, bn) for _ in range(N))
+            layers.extend(Cell(arch, channels, bn) for _ in range(depth))
         self.cells = nn.Sequential(*layers)
         self.lastact = nn.Sequential(
-            nn.BatchNorm2d(4 * C) if bn else nn.Identity(),
+            nn.BatchNorm2d(4 * width) if bn else nn.Identity(),
             nn.ReLU(inplace=False),
         )
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(4 * C, num_classes)
+        self.classifier = nn.Linear(4 * width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.lastact(self.cells(self.stem(x)))
@@ -122,21 +124,23 @@ class TinyNetwork(nn.Module):
 
 
 def build_network(
-    arch: Arch | str, num_classes: int, *, seed: int | None = None, bn: bool = True
+    arch: Arch | str, num_classes: int, *, seed: int | None = None, bn: bool = True,
+    width: int = C, depth: int = N,
 ) -> TinyNetwork:
     """Build the TSS network for ``arch`` with PyTorch's default initialisation.
 
     With ``seed`` given, initialisation runs under ``torch.random.fork_rng`` seeded
     with it, so the same (arch, seed) gives bit-identical weights whatever was
     built before, without touching the caller's global RNG state.
-    ``bn=False`` replaces every BatchNorm by the identity (for Synflow).
+    ``bn=False`` replaces every BatchNorm by the identity (for Synflow); ``width`` and
+    ``depth`` build a narrower or shallower copy (C and N).
     """
     arch = parse_arch(arch) if isinstance(arch, str) else arch
     if seed is None:
-        return TinyNetwork(arch, num_classes, bn)
+        return TinyNetwork(arch, num_classes, bn, width, depth)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return TinyNetwork(arch, num_classes, bn)
+        return TinyNetwork(arch, num_classes, bn, width, depth)
 
 
 def count_params(network: nn.Module) -> int:
