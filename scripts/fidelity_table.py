@@ -20,6 +20,7 @@ from scipy import stats
 from db.read import read_scores
 from tfnas import proxies
 from tfnas.config import ScoringConfig
+from tfnas.ensembles import SHIPPED
 from tfnas.replay.correlations import correlation_table
 from tfnas.replay.markdown import markdown_table
 
@@ -71,13 +72,8 @@ for d in DATASETS:
     names = sorted(
         c[:-8] for c in merged.columns if c.endswith("_seconds") and not c.startswith("ens_")
     )
-    named = {
-        "ens_jacov_snip_synflow (mean_rank, shipped)": ("mean_rank", ["jacov", "snip", "synflow"]),
-        "ens_naswot_synflow (shipped)": ("log_rank_sum", ["naswot", "synflow"]),
-        "ens_naswot_synflow_flops (shipped)": ("log_rank_sum", ["flops", "naswot", "synflow"]),
-        "jacov+synflow (log_rank_sum, selected)": ("log_rank_sum", ["jacov", "synflow"]),
-        "jacov+naswot+synflow (log_rank_sum)": ("log_rank_sum", ["jacov", "naswot", "synflow"]),
-    }
+    named = {f"{e.name} ({e.method}, shipped)": (e.method, list(e.members)) for e in SHIPPED}
+    named["jacov+naswot+synflow (log_rank_sum)"] = ("log_rank_sum", ["jacov", "naswot", "synflow"])
     for label, (method, members) in named.items():
         if not set(members) <= set(merged.columns):
             continue
