@@ -307,9 +307,32 @@ def refresh_views(conn: Connection) -> None:
                                  f"{quote(described[column])}")
 
 
+def _add_isomorphism_columns(conn: Connection) -> None:
+    """Give ``architectures`` of a database written before the isomorphism classes its
+    ``canonical_form`` and ``iso_class`` columns, filled (no-op when they exist)."""
+    have = {row[0] for row in conn.exec_driver_sql(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'architectures'").all()}
+    added = [column for column in ("canonical_form", "iso_class") if column not in have]
+    if not added:
+        return
+    for column in added:
+        kind = architectures.c[column].type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE architectures ADD COLUMN {column} {kind}")
+    duck = conn.connection.driver_connection
+    duck.register("_isomorphism", _architecture_frame()[["arch_code", *added]])
+    try:
+        conn.exec_driver_sql("UPDATE architectures SET " + ", ".join(
+            f"{column} = i.{column}" for column in added)
+            + " FROM _isomorphism AS i WHERE architectures.arch_code = i.arch_code")
+    finally:
+        duck.unregister("_isomorphism")
+
+
 def ensure_schema(conn: Connection) -> None:
-    """Create what is missing of the schema inside ``conn``'s transaction (idempotent)."""
+    """Create what is missing of the schema inside ``conn``'s transaction (idempotent),
+    completing the tables of a database an older tfnas wrote."""
     metadata.create_all(conn)
+    _add_isomorphism_columns(conn)
     stored = conn.execute(sa.select(sa.func.count()).select_from(architectures))
     if stored.scalar_one() < NUM_ARCHS:
         # the missing ones by an anti-join: DuckDB 1.5's INSERT OR IGNORE also drops rows whose

@@ -127,3 +127,27 @@ def test_the_within_class_spread_query(score_db):
     assert row["identical"] == int(((multi.max() - multi.min()) == 0).sum())
     assert ("cifar10", "test_acc_200ep") in got.index
     assert NUM_ARCHS == 15625
+
+
+def test_a_database_written_before_the_classes_gains_them_on_the_next_write(score_db, tmp_path):
+    """A database an older tfnas wrote (no canonical_form / iso_class in ``architectures``)
+    is completed by the next write (here ``tfnas db init``; the pipeline's ImportBenchmark
+    runs the same schema step) instead of failing on the views that read the classes."""
+    import duckdb
+
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(score_db(datasets=("cifar10",), proxies=("naswot",)).read_bytes())
+    with duckdb.connect(str(old)) as conn:
+        conn.execute("DROP VIEW arch_scores")
+        conn.execute("ALTER TABLE architectures DROP COLUMN iso_class")
+        conn.execute("ALTER TABLE architectures DROP COLUMN canonical_form")
+    assert main(["db", "init", "--db", str(old)]) == 0
+    with duckdb.connect(str(old), read_only=True) as conn:
+        stored = conn.execute("SELECT arch_code, canonical_form, iso_class FROM architectures "
+                              "ORDER BY arch_code").df()
+        assert conn.execute("SELECT count(*) FROM arch_scores WHERE iso_class IS NULL "
+                            "AND dataset = 'cifar10'").fetchone()[0] == 0
+    forms = canonical_forms(list(all_archs()))
+    assert stored["canonical_form"].tolist() == [forms[a] for a in all_archs()]
+    assert stored["iso_class"].nunique() == 6466
+    assert (stored["iso_class"] <= stored["arch_code"]).all()
