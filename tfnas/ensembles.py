@@ -63,6 +63,9 @@ SHIPPED: tuple[Ensemble, ...] = (
              ("az_expressivity", "az_progressivity", "az_trainability", "flops"),
              "AZ-NAS (Lee & Ham, CVPR 2024): its four components by its log-rank sum, FLOPs as "
              "the complexity component"),
+    Ensemble("ens_meco_naswot", "log_rank_sum", ("meco", "naswot"),
+             "the two strongest single proxies shipped over the whole space (chosen by their own "
+             "rho, not by an ensemble sweep)"),
     Ensemble("ens_tenas", "mean_rank", ("tenas_lr", "tenas_ntk"),
              "TE-NAS (Chen et al., ICLR 2021): NTK condition number and linear regions by their "
              "rank sum"),
