@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from nats_bench import ArchResults, ResultsCount, pickle_save
 
@@ -297,20 +297,24 @@ def test_a_table_that_disagrees_with_the_space_is_refused(engine, tmp_path, case
 @given(edits=st.lists(st.tuples(st.integers(0, NUM_ARCHS - 1),
                                 st.sampled_from(["index", "string", "drop", "float"]),
                                 st.integers(-5, 20000)), min_size=1, max_size=4))
+@example(edits=[(0, "drop", 0), (15624, "index", 0)])  # a row past a shortened listing
+@example(edits=[(0, "drop", 0), (15624, "float", 0)])
+@example(edits=[(0, "drop", 0), (0, "string", -1)])
 def test_validator_property_mutated_listings_are_refused_or_exact(edits):
     """Random edits of the real listing: a one-line ValueError, or (edits that restore the
     same listing) exactly the real mapping — never a wrong mapping, never another error."""
     index = nats_bench_index()
     indices, strings = list(index.index), list(index.to_numpy())
     for row, kind, value in edits:
+        row %= len(indices)  # an earlier "drop" shortens the listing
         if kind == "index":
             indices[row] = value
         elif kind == "string":
-            strings[row] = strings[value % NUM_ARCHS]
+            strings[row] = strings[value % len(strings)]
         elif kind == "float":
             indices[row] = indices[row] + (value % 7) / 7
         elif len(indices) > 1:
-            del indices[row % len(indices)], strings[row % len(strings)]
+            del indices[row], strings[row]
     try:
         codes = validate_index(indices, strings, "t.csv")
     except ValueError as err:
