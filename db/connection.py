@@ -134,12 +134,19 @@ def insert_frame(conn: Connection, table: str, frame: pd.DataFrame,
     refuses ``register`` while a result of the connection is unfinished, so every read in
     ``db`` consumes its result fully (``.all()``, ``.scalar_one()``).
     """
-    duck = conn.connection.driver_connection
-    view = f"_frame_for_{table}"
     columns = ", ".join(frame.columns)
+    with registered(conn, f"_frame_for_{table}", frame) as view:
+        conn.exec_driver_sql(f"{verb} INTO {table} ({columns}) SELECT {columns} FROM {view}")
+
+
+@contextlib.contextmanager
+def registered(conn: Connection, view: str, frame: pd.DataFrame) -> Iterator[str]:
+    """``frame`` readable as the view ``view`` by ``conn``'s SQL inside the block (handed to
+    DuckDB directly, not row by row)."""
+    duck = conn.connection.driver_connection
     duck.register(view, frame)
     try:
-        conn.exec_driver_sql(f"{verb} INTO {table} ({columns}) SELECT {columns} FROM {view}")
+        yield view
     finally:
         with contextlib.suppress(duckdb.Error):  # an aborted transaction drops it anyway
             duck.unregister(view)

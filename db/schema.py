@@ -27,7 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from db.connection import insert_frame
+from db.connection import insert_frame, registered
 from db.sql import (
     ACCURACY_COMMENTS,
     ACCURACY_VIEW_SQL,
@@ -318,14 +318,10 @@ def _add_isomorphism_columns(conn: Connection) -> None:
     for column in added:
         kind = architectures.c[column].type.compile(dialect=conn.dialect)
         conn.exec_driver_sql(f"ALTER TABLE architectures ADD COLUMN {column} {kind}")
-    duck = conn.connection.driver_connection
-    duck.register("_isomorphism", _architecture_frame()[["arch_code", *added]])
-    try:
+    with registered(conn, "_isomorphism", _architecture_frame()[["arch_code", *added]]):
         conn.exec_driver_sql("UPDATE architectures SET " + ", ".join(
             f"{column} = i.{column}" for column in added)
             + " FROM _isomorphism AS i WHERE architectures.arch_code = i.arch_code")
-    finally:
-        duck.unregister("_isomorphism")
 
 
 def ensure_schema(conn: Connection) -> None:

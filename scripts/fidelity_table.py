@@ -30,12 +30,10 @@ DATASETS = ["cifar10", "ImageNet16-120"]
 
 
 def published(name, statistic, accuracy, dataset):
-    if name not in proxies.names():
-        return np.nan
-    for p in proxies.get(name).published:
-        if p.statistic == statistic and p.accuracy == accuracy and dataset in p.values:
-            return p.values[dataset]
-    return np.nan
+    rows = proxies.get(name).published_rows() if name in proxies.names() else []
+    key = (statistic, accuracy, dataset)
+    return next((r["value"] for r in rows
+                 if (r["statistic"], r["accuracy"], r["dataset"]) == key), np.nan)
 
 
 def frames_of(db, config, names):

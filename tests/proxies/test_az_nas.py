@@ -16,10 +16,10 @@ from tfnas.proxies import ScoringRun, get
 from tfnas.proxies._az_nas import (
     az_nas_components,
     cell_features,
-    kaiming_weights,
     layer_trainability,
     spectral_entropy,
 )
+from tfnas.proxies._reinit import kaiming_weights
 from tfnas.space import parse_arch
 
 BEST = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|"

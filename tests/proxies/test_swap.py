@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from tfnas.proxies._gaussian import gaussian_weights
+from tfnas.proxies._reinit import gaussian_weights
 from tfnas.proxies.swap import activation_patterns, swap_score
 
 

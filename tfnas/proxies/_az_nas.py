@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from tfnas.network import TinyNetwork
-from tfnas.proxies._contract import ScoringRun
+from tfnas.proxies._contract import Proxy, ScoringRun
+from tfnas.proxies._reinit import kaiming_weights
 from tfnas.space import Arch
 
 COMPONENTS = ("expressivity", "progressivity", "trainability")
@@ -45,20 +46,6 @@ SETTINGS = ("data-free: Gaussian inputs of the run's batch size (AZ-NAS used 64)
             "components")
 CITATION = ("Lee & Ham, AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search, "
             "CVPR 2024 (code: cvlab-yonsei/AZ-NAS)")
-
-
-def kaiming_weights(network: nn.Module, generator: torch.Generator) -> None:
-    """AZ-NAS's ``kaiming_norm_fanin`` initialisation, in ``network.modules()`` order."""
-    with torch.no_grad():
-        for module in network.modules():
-            if isinstance(module, nn.Conv2d | nn.Linear):
-                nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu",
-                                        generator=generator)
-                if module.bias is not None:
-                    module.bias.zero_()
-            elif isinstance(module, nn.BatchNorm2d) and module.affine:
-                module.weight.fill_(1.0)
-                module.bias.zero_()
 
 
 def cell_features(network: TinyNetwork, x: torch.Tensor) -> list[torch.Tensor]:
@@ -113,8 +100,13 @@ def az_nas_components(network: TinyNetwork, batch_size: int, input_shape: tuple[
     return {name: -math.inf if math.isnan(value) else value for name, value in found.items()}
 
 
-def component(arch: Arch, run: ScoringRun, name: str) -> float:
-    """One component for ``arch``, its pass computed once per architecture for all three."""
-    found = run.shared(arch, "az_nas", lambda: az_nas_components(
-        run.network(arch), run.batch_size, run.input_shape, run.seed))
-    return found[name]
+def component_proxy(name: str, component: str, convention: str) -> Proxy:
+    """The registry entry of one component (``component`` of :data:`COMPONENTS`) named
+    ``name``: data-free, its pass computed once per architecture for all three."""
+
+    def score(arch: Arch, run: ScoringRun) -> float:
+        return run.shared(arch, "az_nas", lambda: az_nas_components(
+            run.network(arch), run.batch_size, run.input_shape, run.seed))[component]
+
+    return Proxy(name=name, citation=CITATION, reads=frozenset(), convention=convention,
+                 settings=SETTINGS, score=score)

@@ -80,11 +80,13 @@ class ScoringRun:
                              "--data")
         return _on_device(self.batch.labels, self.device)
 
-    def network(self, arch: Arch, bn: bool = True) -> TinyNetwork:
-        """``arch``'s freshly initialised network (the run's seed) on the run's device."""
+    def network(self, arch: Arch, bn: bool = True, **shape: int) -> TinyNetwork:
+        """``arch``'s freshly initialised network (the run's seed) on the run's device;
+        ``shape``: ``width``/``depth`` of a narrower or shallower copy (``build_network``)."""
         from tfnas.network import build_network
 
-        return build_network(arch, self.spec.num_classes, seed=self.seed, bn=bn).to(self.device)
+        return build_network(arch, self.spec.num_classes, seed=self.seed, bn=bn,
+                             **shape).to(self.device)
 
     def shared(self, arch: Arch, name: str, compute: Callable[[], Any]) -> Any:
         """The result of a pass several proxies read (e.g. the loss gradient), computed once

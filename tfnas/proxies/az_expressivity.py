@@ -7,23 +7,10 @@ the features are all zero. AZ-NAS ranks the architectures by the sum of the log 
 progressivity, trainability and FLOPs: the shipped ensemble ``ens_az_nas``.
 """
 
-from __future__ import annotations
+from tfnas.proxies._az_nas import component_proxy
 
-from tfnas.proxies._az_nas import CITATION, SETTINGS, component
-from tfnas.proxies._contract import Proxy, ScoringRun
-from tfnas.space import Arch
-
-
-def _score(arch: Arch, run: ScoringRun) -> float:
-    return component(arch, run, "expressivity")
-
-
-PROXY = Proxy(
-    name="az_expressivity",
-    citation=CITATION,
-    reads=frozenset(),
+PROXY = component_proxy(
+    "az_expressivity", "expressivity",
     convention="sum over the stem and cell outputs of the entropy of the normalised "
                "channel-covariance spectrum; higher is better; -inf for all-zero features",
-    settings=SETTINGS,
-    score=_score,
 )

@@ -6,23 +6,10 @@ Lee & Ham, CVPR 2024, Eq. 6; the computation, shared with ``az_expressivity`` an
 the features are all zero. Part of the shipped ensemble ``ens_az_nas``.
 """
 
-from __future__ import annotations
+from tfnas.proxies._az_nas import component_proxy
 
-from tfnas.proxies._az_nas import CITATION, SETTINGS, component
-from tfnas.proxies._contract import Proxy, ScoringRun
-from tfnas.space import Arch
-
-
-def _score(arch: Arch, run: ScoringRun) -> float:
-    return component(arch, run, "progressivity")
-
-
-PROXY = Proxy(
-    name="az_progressivity",
-    citation=CITATION,
-    reads=frozenset(),
+PROXY = component_proxy(
+    "az_progressivity", "progressivity",
     convention="smallest step of the per-feature spectral entropy from the stem through the "
                "17 cells; higher is better; -inf for all-zero features",
-    settings=SETTINGS,
-    score=_score,
 )

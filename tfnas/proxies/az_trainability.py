@@ -9,24 +9,11 @@ architecture whose output node is the input through ``skip_connect`` alone score
 of the shipped ensemble ``ens_az_nas``.
 """
 
-from __future__ import annotations
+from tfnas.proxies._az_nas import component_proxy
 
-from tfnas.proxies._az_nas import CITATION, SETTINGS, component
-from tfnas.proxies._contract import Proxy, ScoringRun
-from tfnas.space import Arch
-
-
-def _score(arch: Arch, run: ScoringRun) -> float:
-    return component(arch, run, "trainability")
-
-
-PROXY = Proxy(
-    name="az_trainability",
-    citation=CITATION,
-    reads=frozenset(),
+PROXY = component_proxy(
+    "az_trainability", "trainability",
     convention="mean over the 17 cells of -s - 1/(s + 1e-6) + 2, s the top singular value of "
                "the Rademacher gradient's input-output channel cross-covariance; higher is "
                "better; -inf when a cell is the identity",
-    settings=SETTINGS,
-    score=_score,
 )

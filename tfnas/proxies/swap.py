@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from tfnas.proxies._contract import IMAGES, Proxy, ScoringRun
-from tfnas.proxies._gaussian import gaussian_weights
+from tfnas.proxies._reinit import gaussian_weights
 from tfnas.space import Arch
 
 SAMPLES = 16

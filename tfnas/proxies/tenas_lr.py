@@ -59,7 +59,7 @@ def random_crops(images: torch.Tensor, count: int, generator: torch.Generator) -
 def linear_regions(network: nn.Module, batches: list[torch.Tensor]) -> int:
     """Distinct ReLU sign patterns of ``network`` (ReLUs fed a feature map) over the inputs of
     all ``batches``, each batch one forward pass in the mode the network is in."""
-    patterns = []
+    patterns, seen = [], []
 
     def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         if inputs[0].dim() == 4:
@@ -70,7 +70,7 @@ def linear_regions(network: nn.Module, batches: list[torch.Tensor]) -> int:
     try:
         with torch.no_grad():
             for batch in batches:
-                seen: list[torch.Tensor] = []
+                seen.clear()
                 network(batch)
                 patterns.append(torch.cat(seen, dim=1))
     finally:

@@ -30,7 +30,6 @@ import math
 import torch
 from torch import nn
 
-from tfnas.network import build_network
 from tfnas.proxies._contract import IMAGES, Proxy, ScoringRun
 from tfnas.space import Arch
 
@@ -56,8 +55,7 @@ def ntk_condition_number(network: nn.Module, images: torch.Tensor) -> float:
 
 
 def _score(arch: Arch, run: ScoringRun) -> float:
-    network = build_network(arch, run.spec.num_classes, seed=run.seed, width=WIDTH,
-                            depth=DEPTH).to(run.device).double().train()
+    network = run.network(arch, width=WIDTH, depth=DEPTH).double().train()
     return -ntk_condition_number(network, run.images[:SAMPLES].double())
 
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from tfnas.proxies._contract import Proxy, Published, ScoringRun
-from tfnas.proxies._gaussian import gaussian_weights
+from tfnas.proxies._reinit import gaussian_weights
 from tfnas.space import Arch
 
 MIXUP_GAMMA = 1e-2
