@@ -208,7 +208,10 @@ def read_seed_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT) -
     conn = open_read_only(path)
     try:
         seeds = _query(conn, path, "SELECT DISTINCT seed FROM proxy_scores WHERE batch_size = ? "
-                       "AND augment = ? ORDER BY seed", [config.batch_size, config.augment])
+                       "AND augment = ? AND (dataset, proxy) IN (SELECT (dataset, proxy) FROM "
+                       "proxy_scores WHERE batch_size = ? AND augment = ? GROUP BY ALL HAVING "
+                       "count(DISTINCT seed) > 1) ORDER BY seed",
+                       [config.batch_size, config.augment] * 2)
         configs = [ScoringConfig(int(seed), config.batch_size, config.augment)
                    for seed in seeds["seed"]]
         parts = [_query(conn, path, "SELECT dataset, proxy, seed, arch_code, score FROM "

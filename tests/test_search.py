@@ -17,7 +17,12 @@ from conftest import synthetic_accuracy
 from scipy import stats
 
 from tfnas.replay.search import ScoreTable, random_search, regularized_evolution, summarise_runs
-from tfnas.replay.search.evolution import evolve, evolve_together, winner_probabilities
+from tfnas.replay.search.evolution import (
+    BLOCK,
+    evolve,
+    evolve_together,
+    winner_probabilities,
+)
 from tfnas.replay.search.random_search import floyd_sample
 from tfnas.space import NUM_ARCHS, NUM_EDGES, OP_ID, OPS, Arch
 
@@ -79,11 +84,14 @@ def reference_random_search(table: ScoreTable, n: int, u: np.ndarray) -> list[di
 def reference_evolution(table: ScoreTable, cycles: int, population: int, tournament: int,
                         runs: int, rng: np.random.Generator) -> list[dict]:
     """Real et al. 2019 one run at a time, with Arch objects, the tournament sampled through
-    its winner's place; the draws follow the documented stream: initial population, then per
-    cycle the winner's place, edge and op offset."""
+    its winner's place; the draws follow the documented stream: initial population, then
+    blocks of cycles' winner places and mutations (edge m // 4, op offset m % 4 + 1)."""
     init = rng.integers(0, NUM_ARCHS, (runs, population))
-    draws = [(rng.random(runs), rng.integers(0, NUM_EDGES, runs),
-              rng.integers(1, len(OPS), runs)) for _ in range(population, cycles)]
+    draws = []
+    for _ in range(0, cycles - population, BLOCK):  # whole blocks: (winner's place, mutation)
+        places, mutation = rng.random((BLOCK, runs)), rng.integers(0, 24, (BLOCK, runs))
+        draws += [(places[i], mutation[i] // 4, mutation[i] % 4 + 1) for i in range(BLOCK)]
+    draws = draws[:cycles - population]
     wins = [comb(population - k, tournament - 1) / comb(population, tournament)
             for k in range(1, population + 1)]
     cumulative = list(accumulate(wins))

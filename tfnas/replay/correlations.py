@@ -39,6 +39,7 @@ import pandas as pd
 
 from tfnas.datasets import DATASETS
 from tfnas.replay.markdown import format_number, markdown_table
+from tfnas.replay.parallel import fork_map, workers
 from tfnas.replay.search.arrays import ACCURACIES, stored_proxies
 
 STATISTICS: tuple[str, ...] = ("pearson", "spearman", "kendall", "top1", "top5")
@@ -144,14 +145,16 @@ def point_statistics(score: np.ndarray, accuracy: np.ndarray,
     return {name: float(value) for name, value in out.items()}
 
 
-def concordance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """h_i = Σ_j sign(x_i − x_j)·sign(y_i − y_j) for every i, in O(n log² n).
+def concordance(x: np.ndarray, y: np.ndarray, width: int = 64) -> np.ndarray:
+    """h_i = Σ_j sign(x_i − x_j)·sign(y_i − y_j) for every i, in O(n·(m/width + width)).
 
-    Kendall's S = Σ h / 2. Counts of j with x_j below x_i and y_j below y_i come from a
-    Fenwick-style split of each prefix (in x order) into aligned power-of-two blocks: per
-    level, a y histogram per block where blocks × distinct y values are few, else each
-    block's y values sorted once and searched for all i at once. h is symmetric in x and y,
-    so y is the variable with fewer distinct values (more levels take histograms).
+    Kendall's S = Σ h / 2. With the items in x order, ``below`` the first of i's x-tie group,
+    h_i = 2·(#{p < below : y_p < y_i} + #{p < below : y_p ≤ y_i} − below)
+    + #{j : y_j > y_i} − #{j : y_j < y_i} − (#{j ~ i : y_j > y_i} − #{j ~ i : y_j < y_i}),
+    j ~ i meaning x_j = x_i. The two prefix counts come from a table of cumulative y
+    histograms at every ``width``-th item (blocks × m distinct y values) plus a direct
+    count over the at most ``width`` items of the last, partial block. h is symmetric in x
+    and y, so y is the variable with fewer distinct values (the smaller table).
     """
     if len(np.unique(x)) < len(np.unique(y)):
         x, y = y, x
@@ -159,40 +162,37 @@ def concordance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     order = np.argsort(x, kind="stable")
     xs = x[order]
     ys = np.unique(y, return_inverse=True)[1].ravel()[order]  # dense y ranks, x order
+    m = int(ys.max()) + 1 if n else 0
     first = np.r_[True, xs[1:] != xs[:-1]]
-    starts = np.flatnonzero(first)
     group = np.cumsum(first) - 1
-    below, upto = starts[group], np.r_[starts[1:], n][group]  # x-tie group [below, upto)
-    m = int(ys.max()) + 2  # values 0..m-2; m-1 pads the last block
-    size = 1 << n.bit_length()
-    padded = np.full(size, m - 1)
+    below = np.flatnonzero(first)[group]  # start of each item's x-tie group
+    # table[b, v] = #{p < b·width : ys[p] < v}, b = 0..blocks, v = 0..m
+    blocks = -(-n // width)
+    table = np.bincount((np.arange(n) // width + 1) * (m + 1) + ys + 1,
+                        minlength=(blocks + 1) * (m + 1)).reshape(blocks + 1, m + 1)
+    np.cumsum(table, axis=0, out=table)
+    np.cumsum(table, axis=1, out=table)
+    block = below // width
+    lt = table[block, ys]
+    le = table[block, ys + 1]
+    # the items of the partial block, [block·width, below): compared directly
+    ys = ys.astype(np.int32)
+    padded = np.full(blocks * width, m, dtype=np.int32)  # m: never below any y
     padded[:n] = ys
-    # Four prefix counts per item at once: #{p < stop : ys[p] < v}, with (stop, v) =
-    # (below, y), (below, y+1), (upto, y), (upto, y+1); "< y+1" is "<= y" for integers.
-    stops = np.concatenate([below, below, upto, upto])
-    values = np.concatenate([ys, ys + 1, ys, ys + 1])
-    counts = np.zeros(4 * n, dtype=np.int64)
-    for level in range(size.bit_length()):
-        width = 1 << level
-        has = (stops >> level) & 1 == 1
-        block = (stops[has] >> level) - 1
-        if (size // width) * m <= 4 * size:  # few wide blocks: a y histogram per block
-            blocks = np.bincount((np.arange(size) >> level) * m + padded,
-                                 minlength=size // width * m).reshape(-1, m)
-            below_value = (np.cumsum(blocks, axis=1) - blocks).ravel()  # #{block: y < v}
-            counts[has] += below_value[block * m + values[has]]
-        else:
-            keys = (np.sort(padded.reshape(-1, width), axis=1)
-                    + (np.arange(size // width) * m)[:, None]).ravel()
-            counts[has] += np.searchsorted(keys, block * m + values[has]) - block * width
-    lt_below, le_below, lt_upto, le_upto = counts.reshape(4, n)
+    partial = padded.reshape(blocks, width)[block]
+    partial[np.arange(width) >= (below % width)[:, None]] = m
+    lt += np.count_nonzero(partial < ys[:, None], axis=1)
+    le += np.count_nonzero(partial <= ys[:, None], axis=1)
     sorted_y = np.sort(ys)
     y_lt = np.searchsorted(sorted_y, ys, side="left")
-    y_le = np.searchsorted(sorted_y, ys, side="right")
-    concordant = lt_below + (n - upto) - (y_le - le_upto)
-    discordant = (below - le_below) + (y_lt - lt_upto)
+    y_gt = n - np.searchsorted(sorted_y, ys, side="right")
+    key = group * (m + 1) + ys  # within an x-tie group, by y
+    sorted_key = np.sort(key)
+    tie_lt = np.searchsorted(sorted_key, key, side="left") - below
+    tie_gt = below + (np.r_[np.flatnonzero(first)[1:], n][group] - below) - np.searchsorted(
+        sorted_key, key, side="right")
     h = np.empty(n, dtype=np.int64)
-    h[order] = concordant - discordant
+    h[order] = 2 * (lt + le - below) + (y_gt - y_lt) - (tie_gt - tie_lt)
     return h
 
 
@@ -272,44 +272,75 @@ def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str]
 
     ``scores``: dataset → that dataset's frame (:func:`db.read.read_scores`); ``proxies``
     default to every proxy stored. Pairs without data (proxy not scored, accuracy column
-    empty) are left out; an empty result is an error.
+    empty) are left out; an empty result is an error. The (dataset, accuracy) pairs are
+    shared out over the cores (:func:`tfnas.replay.parallel.fork_map`); the resamples of a
+    dataset come from its own seeded generator, so the result does not depend on the shares.
     """
     anchors = {} if published is None else published_values(published)
-    rows = []
-    for dataset, frame in scores.items():
-        rng = np.random.default_rng([seed, list(DATASETS).index(dataset)])
-        weights = resample_weights(len(frame), resamples, rng)
-        ranked: dict[tuple[str, bytes], tuple[Variable, _Ranked]] = {}  # reused by pairs
-        for accuracy in accuracies:
-            for proxy in (stored_proxies(frame) if proxies is None else proxies):
-                if proxy not in frame.columns:
-                    continue
-                keep = (frame[proxy].notna() & frame[accuracy].notna()).to_numpy()
-                if keep.sum() < 3:
-                    continue
-                score = frame[proxy].to_numpy(float)[keep]
-                acc = frame[accuracy].to_numpy(float)[keep]
-                w = weights if keep.all() else weights[:, keep]
-                for column, values in ((proxy, neg_inf_lowest(score)), (accuracy, acc)):
-                    if (column, keep.tobytes()) not in ranked:
-                        ranked[column, keep.tobytes()] = Variable.of(values), _Ranked(values, w)
-                (x, rx), (y, ry) = ranked[proxy, keep.tobytes()], ranked[accuracy, keep.tobytes()]
-                h = concordance(x.values, y.values)
-                point = point_statistics(score, acc, (x, y), h)
-                boot = bootstrap_statistics(score, acc, w, (rx, ry), h)
-                row = {"dataset": dataset, "proxy": proxy, "accuracy": accuracy,
-                       "n": int(keep.sum()), "n_neg_inf": int(np.isneginf(score).sum())}
-                for name in STATISTICS:
-                    low, high = percentile_interval(boot[name])
-                    row |= {name: point[name], f"{name}_low": low, f"{name}_high": high,
-                            f"{name}_published": anchors.get((proxy, name, dataset, accuracy),
-                                                             np.nan)}
-                rows.append(row)
+    pairs = [(dataset, accuracy) for dataset in scores for accuracy in accuracies]
+    # Consecutive pairs per core, of about equal work (architectures with that accuracy), so
+    # that a dataset is split between two cores at most.
+    work = np.cumsum([scores[dataset][accuracy].notna().sum() for dataset, accuracy in pairs])
+    core = np.minimum((work - 1) * workers() // max(int(work[-1]), 1), workers() - 1)
+    shares = []
+    for part in np.unique(core):
+        by_dataset: dict[str, list[str]] = {}
+        for i in np.flatnonzero(core == part):
+            by_dataset.setdefault(pairs[i][0], []).append(pairs[i][1])
+        shares.append([(dataset, scores[dataset], proxies, columns, resamples, seed, anchors)
+                       for dataset, columns in by_dataset.items()])
+    rows = [row for part in fork_map(_share_rows, shares) for rows in part for row in rows]
     if not rows:
         raise ValueError("no (proxy, accuracy) pair has data: score a dataset with `luigi "
                          "--module pipeline ScoreAll --dataset cifar10` (which also imports "
                          "accuracies) first")
     return pd.DataFrame(rows)
+
+
+def _share_rows(units: list[tuple]) -> list[list[dict]]:
+    """:func:`_dataset_rows` of each unit of one share."""
+    return [_dataset_rows(*unit) for unit in units]
+
+
+def _dataset_rows(dataset: str, frame: pd.DataFrame, proxies: Sequence[str] | None,
+                  accuracies: Sequence[str], resamples: int, seed: int,
+                  anchors: Mapping[tuple[str, str, str, str], float]) -> list[dict]:
+    """:func:`correlation_table`'s rows of one dataset (for ``accuracies``)."""
+    rng = np.random.default_rng([seed, list(DATASETS).index(dataset)])
+    weights = resample_weights(len(frame), resamples, rng)
+    names = [p for p in (stored_proxies(frame) if proxies is None else proxies) if p in frame]
+    # Ranked variables are big (resamples × n, several arrays): each accuracy column's are
+    # kept for every proxy, each proxy's only while its own pairs are computed.
+    ranked_accuracy: dict[tuple[str, bytes], tuple[Variable, _Ranked]] = {}
+    found = {}
+    for proxy in names:
+        ranked_proxy: dict[bytes, tuple[Variable, _Ranked]] = {}
+        for accuracy in accuracies:
+            keep = (frame[proxy].notna() & frame[accuracy].notna()).to_numpy()
+            if keep.sum() < 3:
+                continue
+            score = frame[proxy].to_numpy(float)[keep]
+            acc = frame[accuracy].to_numpy(float)[keep]
+            w = weights if keep.all() else weights[:, keep]
+            mask = keep.tobytes()
+            if mask not in ranked_proxy:
+                values = neg_inf_lowest(score)
+                ranked_proxy[mask] = Variable.of(values), _Ranked(values, w)
+            if (accuracy, mask) not in ranked_accuracy:
+                ranked_accuracy[accuracy, mask] = Variable.of(acc), _Ranked(acc, w)
+            (x, rx), (y, ry) = ranked_proxy[mask], ranked_accuracy[accuracy, mask]
+            h = concordance(x.values, y.values)
+            point = point_statistics(score, acc, (x, y), h)
+            boot = bootstrap_statistics(score, acc, w, (rx, ry), h)
+            row = {"dataset": dataset, "proxy": proxy, "accuracy": accuracy,
+                   "n": int(keep.sum()), "n_neg_inf": int(np.isneginf(score).sum())}
+            for name in STATISTICS:
+                low, high = percentile_interval(boot[name])
+                row |= {name: point[name], f"{name}_low": low, f"{name}_high": high,
+                        f"{name}_published": anchors.get((proxy, name, dataset, accuracy),
+                                                         np.nan)}
+            found[accuracy, proxy] = row
+    return [found[key] for key in ((a, p) for a in accuracies for p in names) if key in found]
 
 
 def percentile_interval(resampled: np.ndarray, level: float = 0.95) -> tuple[float, float]:

@@ -41,9 +41,11 @@ import pandas as pd
 from tfnas.config import DEFAULT, STUDY_PROXIES, ScoringConfig
 from tfnas.datasets import DATASETS
 from tfnas.replay.markdown import format_number, markdown_table
+from tfnas.replay.parallel import fork_map, share, workers
 from tfnas.replay.search import ScoreTable, random_search, summarise_runs
 from tfnas.replay.search.arrays import check_accuracy
 from tfnas.replay.search.evolution import check_evolution, evolve_together
+from tfnas.replay.search.random_search import check_random_search
 from tfnas.space import NUM_ARCHS
 
 STUDY_CSV = resources.files("tfnas") / "data" / "study_tables.csv"
@@ -197,6 +199,20 @@ def _table_id(name: str) -> int:
     return list(TABLES).index(name) if name in TABLES else zlib.crc32(name.encode())
 
 
+@dataclass
+class Cell:
+    """One (table, dataset, setting) of a replay: its key columns, lookup and generator."""
+
+    key: dict
+    lookup: ScoreTable
+    rng: np.random.Generator
+
+    @property
+    def cost(self) -> float:
+        """Work, in lookups per run: N for random search, cycles for REA."""
+        return float(self.key["n"] if self.key["search"] == "random" else self.key["cycles"])
+
+
 def replay(scores: Mapping[str, pd.DataFrame],
            plan: Mapping[str, tuple[str, str, Sequence[int]]], *, runs: int, accuracy: str,
            seed: int, rea: Mapping[str, int], unique: bool = False,
@@ -205,14 +221,15 @@ def replay(scores: Mapping[str, pd.DataFrame],
 
     Each cell has its own generator, seeded by (seed, table, dataset, N), so a result does not
     depend on which tables are replayed together; R runs are replayed in chunks of
-    :data:`CHUNK` drawn one after the other from that generator. The regularized-evolution
-    cells of all tables run in one loop over cycles (:func:`evolve_together`) per chunk.
+    :data:`CHUNK` drawn one after the other from that generator. The cells are shared out
+    over the cores (:func:`tfnas.replay.parallel.fork_map`); within a share the
+    regularized-evolution cells run in one loop over cycles (:func:`evolve_together`).
     ``unique``: searches over classes of isomorphic cells (:meth:`ScoreTable.unique`);
     ``config``: the scoring configuration the scores were read for (named in hints)."""
     done = {table: ([], []) for table in plan}
-    evolving = []
+    cells = []
     for table, (search, proxy, sizes) in plan.items():
-        rows, notes = done[table]
+        notes = done[table][1]
         for dataset, frame in scores.items():
             try:
                 lookup = ScoreTable.from_frame(frame, proxy, accuracy, config)
@@ -220,32 +237,46 @@ def replay(scores: Mapping[str, pd.DataFrame],
             except ValueError as err:
                 notes.append(f"{dataset}: {err}")
                 continue
-            for cell in ([{"n": n} for n in sizes] if search == "random" else [dict(rea)]):
+            for setting in ([{"n": n} for n in sizes] if search == "random" else [dict(rea)]):
                 rng = np.random.default_rng([seed, _table_id(table),
-                                             list(DATASETS).index(dataset), cell.get("n", 0)])
+                                             list(DATASETS).index(dataset), setting.get("n", 0)])
                 key = {"table": table, "search": search, "proxy": proxy, "dataset": dataset,
-                       **cell, "accuracy": accuracy, "runs": runs, "unique": unique}
+                       **setting, "accuracy": accuracy, "runs": runs, "unique": unique}
                 try:
                     if search == "random":
-                        summary = CellSummary()
-                        for chunk in _chunks(runs):
-                            summary.add(random_search(lookup, cell["n"], chunk, rng))
-                        rows.extend(key | row for row in summary.rows())
+                        check_random_search(lookup, setting["n"], runs)
                     else:
-                        check_evolution(lookup, runs=runs, **cell)
-                        evolving.append((key, lookup, rng))
+                        check_evolution(lookup, runs=runs, **setting)
                 except ValueError as err:
                     notes.append(f"{dataset}: {err}")
-    if evolving:
-        keys, lookups, rngs = zip(*evolving, strict=True)
-        summaries = [CellSummary() for _ in keys]
-        for chunk in _chunks(runs):
-            visited = evolve_together(lookups, runs=chunk, rngs=rngs, **rea)
-            for summary, lookup, codes in zip(summaries, lookups, visited, strict=True):
-                summary.add(summarise_runs(lookup, codes))
-        for key, summary in zip(keys, summaries, strict=True):
-            done[key["table"]][0].extend(key | row for row in summary.rows())
+                    continue
+                cells.append(Cell(key, lookup, rng))
+    shares = share([cell.cost for cell in cells], workers())
+    results = fork_map(_replay_share, [([cells[i] for i in group], runs) for group in shares])
+    summaries = {i: summary for group, result in zip(shares, results, strict=True)
+                 for i, summary in zip(group, result, strict=True)}
+    for i, cell in enumerate(cells):  # in plan order, whatever the shares
+        done[cell.key["table"]][0].extend(cell.key | row for row in summaries[i].rows())
     return done
+
+
+def _replay_share(job: tuple[list[Cell], int]) -> list[CellSummary]:
+    """Each cell's summary of ``runs`` runs (one share of :func:`replay`)."""
+    cells, runs = job
+    summaries = [CellSummary() for _ in cells]
+    evolving = [i for i, cell in enumerate(cells) if cell.key["search"] == "rea"]
+    for chunk in _chunks(runs):
+        for i, cell in enumerate(cells):
+            if cell.key["search"] == "random":
+                summaries[i].add(random_search(cell.lookup, cell.key["n"], chunk, cell.rng))
+        if evolving:
+            first = cells[evolving[0]].key
+            rea = {name: first[name] for name in REA_SETTINGS}
+            visited = evolve_together([cells[i].lookup for i in evolving], runs=chunk,
+                                      rngs=[cells[i].rng for i in evolving], **rea)
+            for i, codes in zip(evolving, visited, strict=True):
+                summaries[i].add(summarise_runs(cells[i].lookup, codes))
+    return summaries
 
 
 def _chunks(runs: int) -> list[int]:

@@ -74,7 +74,8 @@ class ScoreTable:
 
     ``score``: the proxy (NaN = not scored); ``accuracy``: in %; ``seconds``: the stored
     wall time of scoring that architecture with the proxy. ``rank[code]`` is 0 for the best
-    scored architecture (ties → lowest code), and scored architectures rank before unscored.
+    scored architecture (ties → lowest code), and scored architectures rank before unscored;
+    ``code_of_rank`` is its inverse.
     """
 
     dataset: str
@@ -86,6 +87,7 @@ class ScoreTable:
     representative: np.ndarray | None = None  # set by unique(): code → its class's stand-in
     config: ScoringConfig = DEFAULT  # the scoring configuration the scores were read for
     rank: np.ndarray = field(init=False)
+    code_of_rank: np.ndarray = field(init=False)
     scored: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +96,7 @@ class ScoreTable:
         rank = np.empty(NUM_ARCHS, dtype=np.int64)
         rank[order] = np.arange(NUM_ARCHS)
         object.__setattr__(self, "rank", rank)
+        object.__setattr__(self, "code_of_rank", order)
         object.__setattr__(self, "scored", np.flatnonzero(~unscored))
 
     @property

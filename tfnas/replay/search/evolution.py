@@ -19,15 +19,20 @@ and taking the k-th best member gives the parent the same distribution as drawin
 at the cost of one sort of a nearly sorted population instead of P keys per run and cycle.
 
 Runs are vectorised across the R runs (and across cells with
-:func:`evolve_together`); the loop is over cycles. Random stream, in order:
-``rng.integers(0, 15625, (R, P))`` for the initial population, then per cycle
-``rng.random(R)`` (the winner's place k, by inverting the cumulative distribution),
-``rng.integers(0, 6, R)`` (edge) and ``rng.integers(1, 5, R)`` (op offset: new op =
-(old + offset) mod 5). Run r reads element r of each draw.
+:func:`evolve_together`); the loop is over cycles, in rank space: a member is its rank by
+proxy, and a child's rank is one lookup in a per-cell table of every mutation of every rank.
+Random stream, in order: ``rng.integers(0, 15625, (R, P))`` for the initial population, then
+the later cycles in blocks of :data:`BLOCK`: ``rng.random((BLOCK, R))`` (the winner's place k,
+by inverting the cumulative distribution) and ``rng.integers(0, 24, (BLOCK, R))`` (the
+mutation m: edge m // 4 and op offset m % 4 + 1, new op = (old + offset) mod 5, i.e. edge
+and offset uniform and independent). Cycle P + b·BLOCK + i of run r reads element (i, r) of
+block b. Blocks are drawn whole whatever ``cycles`` is, so a shorter budget is a prefix of a
+longer one.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -39,6 +44,7 @@ from tfnas.replay.search.runs import summarise_runs
 from tfnas.space import NUM_ARCHS, NUM_EDGES, OPS
 
 EDGE_PLACE = len(OPS) ** np.arange(NUM_EDGES)  # arch_code digit k has place value 5^k
+BLOCK = 64  # cycles whose random draws are made at once
 
 
 def mutate(parent: np.ndarray, edge: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -94,6 +100,23 @@ def _initial(table: ScoreTable, rng: np.random.Generator, runs: int, population:
     return table.scored[rng.integers(0, len(table.scored), (runs, population))]
 
 
+@functools.cache
+def mutations() -> np.ndarray:
+    """``arch_code`` → the codes of its 24 mutations (NUM_ARCHS × 24): column m changes edge
+    m // 4 by op offset m % 4 + 1 (:func:`mutate`)."""
+    m = np.arange(NUM_EDGES * (len(OPS) - 1))
+    return mutate(np.arange(NUM_ARCHS)[:, None], m // (len(OPS) - 1), m % (len(OPS) - 1) + 1)
+
+
+def _child_ranks(table: ScoreTable) -> np.ndarray:
+    """Rank → the ranks of its 24 mutations in ``table`` (each child replaced by its class's
+    stand-in in a unique table), int32, flattened row-major."""
+    children = mutations()[table.code_of_rank]
+    if table.representative is not None:
+        children = table.representative[children]
+    return table.rank[children].astype(np.int32).ravel()
+
+
 def evolve_together(tables: Sequence[ScoreTable], cycles: int, population: int, tournament: int,
                     runs: int, rngs: Sequence[np.random.Generator]) -> list[np.ndarray]:
     """:func:`evolve` for several cells (a table and its own generator each) in one loop over
@@ -101,37 +124,38 @@ def evolve_together(tables: Sequence[ScoreTable], cycles: int, population: int, 
     draws only from its own generator in its own order; numpy's per-call cost is shared."""
     for table in tables:
         check_evolution(table, cycles, population, tournament, runs)
-    rows = np.arange(len(tables) * runs)
-    offset = np.repeat(np.arange(len(tables)) * NUM_ARCHS, runs)  # row → its cell's arrays
-    code_of_rank = np.concatenate([np.argsort(table.rank) for table in tables])
+    choices = NUM_EDGES * (len(OPS) - 1)
+    rows = len(tables) * runs
+    cell = np.repeat(np.arange(len(tables)), runs)  # row → its cell
     cumulative = np.cumsum(winner_probabilities(population, tournament))
     cumulative /= cumulative[-1]  # exactly 1 at the end: every u in [0, 1) finds a place
     members = np.concatenate([_initial(table, rng, runs, population)
                               for table, rng in zip(tables, rngs, strict=True)])
-    # an isomorphism-aware table replaces every child by its class's stand-in
-    representative = np.concatenate([np.arange(NUM_ARCHS) if table.representative is None
-                                     else table.representative for table in tables])
-    # Members as keys row·2^14 + rank (int32, whose rows sort fastest): with every row sorted
-    # the flattened keys are sorted too, so one searchsorted finds each row's oldest member.
-    key_type = np.int32 if len(rows) << NUM_ARCHS.bit_length() < 2**31 else np.int64
-    rank = np.concatenate([table.rank for table in tables]).astype(key_type)
-    base = (rows << NUM_ARCHS.bit_length()).astype(key_type)
-    slot_key = base[:, None] + rank[offset[:, None] + members]  # by slot, oldest first from
-    ranked = np.sort(slot_key, axis=1)  # slot ``cycle % population``; ranked: best first
+    # Members as keys row·2^14 + rank (int32 where it fits: its rows sort fastest): with every
+    # row sorted (best first) the flattened keys are sorted too, so one searchsorted finds
+    # each row's oldest member. ``history`` holds every run's keys, cycle by cycle.
+    shift = NUM_ARCHS.bit_length()
+    key_type = np.int32 if rows << shift < 2**31 else np.int64
+    base = (np.arange(rows, dtype=key_type) << shift)
+    history = np.empty((cycles, rows), dtype=key_type)
+    history[:population] = (base[:, None] + np.concatenate(
+        [table.rank for table in tables])[cell[:, None] * NUM_ARCHS + members]).T
+    ranked = np.sort(np.ascontiguousarray(history[:population].T), axis=1)
     flat = ranked.reshape(-1)  # a view
-    visited = np.empty((len(rows), cycles), dtype=np.int64)
-    visited[:, :population] = members
+    first = np.arange(rows) * population  # each row's best member in ``flat``
+    child_of = np.concatenate([_child_ranks(table) for table in tables])
+    at_rank = (cell * NUM_ARCHS * choices).astype(np.int64)  # row → its cell's child table
     for cycle in range(population, cycles):
-        u = np.concatenate([rng.random(runs) for rng in rngs])
-        edge = np.concatenate([rng.integers(0, NUM_EDGES, runs) for rng in rngs])
-        shift = np.concatenate([rng.integers(1, len(OPS), runs) for rng in rngs])
-        place = np.searchsorted(cumulative, u, side="right")
-        parent = code_of_rank[offset + flat[rows * population + place] - base]
-        child = representative[offset + mutate(parent, edge, shift)]
-        oldest = cycle % population
-        child_key = base + rank[offset + child]
-        flat[np.searchsorted(flat, slot_key[:, oldest])] = child_key
-        ranked.sort(axis=1)  # one member out of place: cheap
-        slot_key[:, oldest] = child_key
-        visited[:, cycle] = child
+        step = (cycle - population) % BLOCK
+        if step == 0:
+            u = np.concatenate([rng.random((BLOCK, runs)) for rng in rngs], axis=1)
+            mutation = np.concatenate([rng.integers(0, choices, (BLOCK, runs)) for rng in rngs],
+                                      axis=1)
+        parent = flat[first + np.searchsorted(cumulative, u[step], side="right")] - base
+        child = base + child_of[at_rank + parent * choices + mutation[step]]
+        flat[np.searchsorted(flat, history[cycle - population])] = child  # replace the oldest
+        ranked.sort(axis=1, kind="stable")  # one member out of place: timsort is nearly linear
+        history[cycle] = child
+    code_of_rank = np.concatenate([table.code_of_rank for table in tables])
+    visited = np.ascontiguousarray(code_of_rank[cell * NUM_ARCHS + (history - base)].T)
     return np.split(visited, len(tables))

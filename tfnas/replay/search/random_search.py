@@ -35,9 +35,8 @@ def floyd_sample(u: np.ndarray, population: int) -> np.ndarray:
     return picks
 
 
-def random_search(table: ScoreTable, n: int, runs: int, rng: np.random.Generator) -> pd.DataFrame:
-    """``runs`` independent random searches over the scored architectures of ``table``, each
-    sampling ``n`` distinct ones; one row per run (columns of :func:`summarise_runs`)."""
+def check_random_search(table: ScoreTable, n: int, runs: int) -> None:
+    """One-line ``ValueError`` unless ``runs`` random searches of ``n`` can run on ``table``."""
     available = len(table.scored)
     if not 1 <= n <= available:
         more = (f" (or score more: {score_hint(table.dataset, table.proxy, table.config)})"
@@ -47,5 +46,11 @@ def random_search(table: ScoreTable, n: int, runs: int, rng: np.random.Generator
                          f"architectures: pick N in 1..{available}{more}")
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    picks = floyd_sample(rng.random((runs, n)), available)
+
+
+def random_search(table: ScoreTable, n: int, runs: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``runs`` independent random searches over the scored architectures of ``table``, each
+    sampling ``n`` distinct ones; one row per run (columns of :func:`summarise_runs`)."""
+    check_random_search(table, n, runs)
+    picks = floyd_sample(rng.random((runs, n)), len(table.scored))
     return summarise_runs(table, table.scored[picks])

@@ -20,12 +20,16 @@ from tfnas.replay.search.arrays import ScoreTable
 
 
 def _masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    count = mask.sum(axis=1)
-    values = np.where(mask, values, 0.0)
+    """Each row's mean and std (ddof 0) of ``values`` where ``mask`` (NaN for an empty row;
+    values outside the mask may be anything, −inf included)."""
+    count = np.count_nonzero(mask, axis=1)
+    kept = np.where(mask, values, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = values.sum(axis=1) / count
-        var = np.where(mask, (values - mean[:, None]) ** 2, 0.0).sum(axis=1) / count
-    return mean, np.sqrt(var)
+        mean = kept.sum(axis=1) / count
+        kept -= mean[:, None]
+        kept *= mask
+        kept *= kept
+        return mean, np.sqrt(kept.sum(axis=1) / count)
 
 
 def summarise_runs(table: ScoreTable, visited: np.ndarray) -> pd.DataFrame:
@@ -34,7 +38,7 @@ def summarise_runs(table: ScoreTable, visited: np.ndarray) -> pd.DataFrame:
     distinct, seconds, population_accuracy_mean/_std, population_score_mean/_std/_count."""
     visited = np.asarray(visited, dtype=np.int64)
     rows = np.arange(len(visited))
-    chosen = visited[rows, table.rank[visited].argmin(axis=1)]
+    chosen = table.code_of_rank[table.rank[visited].min(axis=1)]
     optimal = visited[rows, table.accuracy[visited].argmax(axis=1)]
 
     codes = np.sort(visited, axis=1)
@@ -53,7 +57,7 @@ def summarise_runs(table: ScoreTable, visited: np.ndarray) -> pd.DataFrame:
         "optimal_score": table.score[optimal],
         "evaluations": visited.shape[1],
         "distinct": distinct.sum(axis=1),
-        "seconds": np.where(distinct, table.seconds[codes], 0.0).sum(axis=1),
+        "seconds": (table.seconds[codes] * distinct).sum(axis=1),
         "population_accuracy_mean": accuracy_mean,
         "population_accuracy_std": accuracy_std,
         "population_score_mean": score_mean,
