@@ -37,8 +37,8 @@ from db.shards import SHARD_SCHEMA, ShardTask, write_shard
 from tfnas import __version__, proxies
 from tfnas.costs import arch_flops, arch_params
 from tfnas.datasets import DATASETS
-from tfnas.replay.correlations import correlation_table, seed_spread
-from tfnas.replay.tables import tables
+from tfnas.replay.correlations import correlation_rows
+from tfnas.replay.tables import table_rows
 from tfnas.space import NUM_ARCHS, all_archs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,12 +119,12 @@ def main() -> None:
     if not path.exists():
         clock("build the database (not part of the target)", lambda: build(path, names))
 
-    print("in-process (imports excluded):")
-    scores, _ = clock("  read the scores (3 datasets)", lambda: read_scores(path).frames)
-    clock("  Tables I-V, 500 runs per cell", lambda: tables(scores, runs=500))
+    print("in-process (imports excluded; no pandas, as the commands):")
+    scores, _ = clock("  read the scores (3 datasets)", lambda: read_scores(path).columns)
+    clock("  Tables I-V, 500 runs per cell", lambda: table_rows(scores, runs=500))
     clock(f"  correlations ({len(names)} proxies x 3 datasets x 2 acc.)",
-          lambda: (correlation_table(scores, published=read_published(path)),
-                   seed_spread(read_seed_scores(path), scores)))
+          lambda: (correlation_rows(scores, published=read_published(path)),
+                   read_seed_scores(path)))  # None: one seed, nothing to spread
 
     print("command line (fresh interpreter each, imports included):")
     total = 0.0

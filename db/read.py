@@ -10,14 +10,15 @@ asked, the error lists the configurations it does hold.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from db.connection import DatabaseError, explain, init_hint, open_read_only
 from db.sql import ACCURACY_COLUMNS, configuration_rows_sql, configuration_sql
@@ -26,20 +27,33 @@ from tfnas.datasets import DATASETS
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 T = TypeVar("T")
 
 
-class Scores(NamedTuple):
+@dataclass
+class Scores:
     """Per dataset, one row per scored architecture (``arch_code`` order): ``arch_code``,
-    ``arch_index``, ``arch_str``, ``iso_class``, per proxy ``<proxy>`` and
-    ``<proxy>_seconds``, and the accuracy columns. ``notes`` say which datasets were
-    skipped and why; ``config`` is the configuration read; ``ensembles`` the rank ensembles
-    whose members are all stored (read when named in ``proxies``)."""
+    ``dataset``, ``arch_index``, ``arch_str``, ``iso_class``, the accuracy columns, and per
+    proxy ``<proxy>`` and ``<proxy>_seconds`` — as numpy arrays (``columns``, what the reports
+    compute on, no pandas import) or as DataFrames (``frames``, built on first use).
+    ``notes`` say which datasets were skipped and why; ``config`` is the configuration read;
+    ``ensembles`` the rank ensembles whose members are all stored (read when named in
+    ``proxies``)."""
 
-    frames: dict[str, pd.DataFrame]
+    columns: dict[str, dict[str, np.ndarray]]
     notes: list[str]
     config: ScoringConfig
     ensembles: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """``columns`` as one DataFrame per dataset."""
+        import pandas as pd
+
+        return {dataset: pd.DataFrame(columns) for dataset, columns in self.columns.items()}
 
 
 def _execute(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
@@ -58,6 +72,8 @@ def _execute(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
 
 def _query(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
            params: Sequence | None = None) -> pd.DataFrame:
+    import pandas  # noqa: F401 -- DuckDB's .df() needs it; imported only where a frame is read
+
     return _execute(conn, path, sql, params, duckdb.DuckDBPyConnection.df)
 
 
@@ -161,7 +177,7 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
                 missing.append(_missing(conn, path, dataset, config, proxies))
                 continue
             theirs = accuracy["d"] == number
-            frames[dataset] = _frame(dataset, {k: v[mine] for k, v in rows.items()}, stored,
+            frames[dataset] = _columns(dataset, {k: v[mine] for k, v in rows.items()}, stored,
                                      archs, {k: v[theirs] for k, v in accuracy.items()})
     finally:
         conn.close()
@@ -174,12 +190,14 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
                            for i, text in enumerate(missing)], config, tuple(offered))
 
 
-def _frame(dataset: str, rows: dict[str, np.ndarray], proxies: list[str],
-           archs: dict[str, np.ndarray], accuracy: dict[str, np.ndarray]) -> pd.DataFrame:
-    """One dataset's frame: a row per scored architecture (arch_code order), its columns, the
-    accuracies, then ``<proxy>`` and ``<proxy>_seconds`` (NaN where not scored)."""
+def _columns(dataset: str, rows: dict[str, np.ndarray], proxies: list[str],
+             archs: dict[str, np.ndarray], accuracy: dict[str, np.ndarray]
+             ) -> dict[str, np.ndarray]:
+    """One dataset's columns: a row per scored architecture (arch_code order), its columns,
+    the accuracies, then ``<proxy>`` and ``<proxy>_seconds`` (NaN where not scored)."""
     codes = np.unique(rows["arch_code"])
-    columns: dict[str, object] = {"arch_code": codes, "dataset": dataset}
+    columns: dict[str, np.ndarray] = {"arch_code": codes,
+                                      "dataset": np.full(len(codes), dataset, dtype=object)}
     columns |= {name: archs[name][codes] for name in ("arch_index", "arch_str", "iso_class")}
     position = np.full(NUM_ARCHS, -1)
     position[accuracy["arch_code"]] = np.arange(len(accuracy["arch_code"]))
@@ -197,43 +215,49 @@ def _frame(dataset: str, rows: dict[str, np.ndarray], proxies: list[str],
             column = np.full(len(codes), np.nan)
             column[at[take]] = rows[field][take]
             columns[proxy + suffix] = column
-    return pd.DataFrame(columns)
+    return columns
 
 
-def read_seed_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT) -> pd.DataFrame:
+def read_seed_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT
+                     ) -> pd.DataFrame | None:
     """Long frame (dataset, proxy, seed, arch_code, score) of every seed scored with
     ``config``'s batch size and augmentation, for the (dataset, proxy) pairs scored with two
-    or more seeds; per seed one set of images, as :func:`read_scores` reads them."""
+    or more seeds; per seed one set of images, as :func:`read_scores` reads them. ``None``
+    when no pair has two seeds (then nothing imports pandas)."""
     path = Path(path)
     conn = open_read_only(path)
     try:
-        seeds = _query(conn, path, "SELECT DISTINCT seed FROM proxy_scores WHERE batch_size = ? "
+        seeds = _fetch(conn, path, "SELECT DISTINCT seed FROM proxy_scores WHERE batch_size = ? "
                        "AND augment = ? AND (dataset, proxy) IN (SELECT (dataset, proxy) FROM "
                        "proxy_scores WHERE batch_size = ? AND augment = ? GROUP BY ALL HAVING "
                        "count(DISTINCT seed) > 1) ORDER BY seed",
-                       [config.batch_size, config.augment] * 2)
-        configs = [ScoringConfig(int(seed), config.batch_size, config.augment)
-                   for seed in seeds["seed"]]
+                       [config.batch_size, config.augment] * 2)["seed"]
+        if not len(seeds):
+            return None
+        configs = [ScoringConfig(int(seed), config.batch_size, config.augment) for seed in seeds]
         parts = [_query(conn, path, "SELECT dataset, proxy, seed, arch_code, score FROM "
                         f"({configuration_sql(one, ())})") for one in configs]
     finally:
         conn.close()
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["dataset", "proxy", "seed", "arch_code", "score"])
+    import pandas as pd
+
+    frame = pd.concat(parts, ignore_index=True)
     several = frame.groupby(["dataset", "proxy"])["seed"].transform("nunique") > 1
     return frame[several].sort_values(["dataset", "proxy", "seed", "arch_code"],
                                       ignore_index=True)
 
 
-def read_published(path: str | os.PathLike) -> pd.DataFrame:
-    """The ``published`` table: proxy, statistic, dataset, source, accuracy, value."""
+def read_published(path: str | os.PathLike) -> list[dict]:
+    """The ``published`` table, one dict per row: proxy, statistic, dataset, source, accuracy,
+    value."""
     path = Path(path)
     conn = open_read_only(path)
     try:
-        return _query(conn, path, "SELECT proxy, statistic, dataset, source, accuracy, value "
-                      "FROM published ORDER BY ALL")
+        found = _fetch(conn, path, "SELECT proxy, statistic, dataset, source, accuracy, value "
+                       "FROM published ORDER BY ALL")
     finally:
         conn.close()
+    return [dict(zip(found, row, strict=True)) for row in zip(*found.values(), strict=True)]
 
 
 def read_arch_scores(path: str | os.PathLike, dataset: str,

@@ -120,10 +120,11 @@ for d in DATASETS:
                     "gain": rho - single[best],
                 }
             )
-print(markdown_table(pd.DataFrame(rows).sort_values(["dataset", "proxy"]).astype(str)))
+print(markdown_table(pd.DataFrame(rows).sort_values(["dataset", "proxy"]).astype(str)
+                     .to_dict("list")))
 ens = pd.DataFrame(ens_rows)
 if len(ens):
     for d, g in ens.groupby("dataset"):
         print(f"\n{d}: {len(g)} log-rank-sum ensembles of 2-3 proxies; top 8 by rho:")
         top = g.sort_values("rho", ascending=False).head(8)
-        print(markdown_table(top.round(3).astype(str)))
+        print(markdown_table(top.round(3).astype(str).to_dict("list")))

@@ -214,41 +214,50 @@ def _read(args: argparse.Namespace):
 
 def cmd_tables(args: argparse.Namespace) -> int:
     from tfnas.replay.files import write_csv
-    from tfnas.replay.tables import render, tables
+    from tfnas.replay.tables import render, table_rows
 
     scores = _read(args)
-    result = tables(scores.frames, n=args.n, runs=args.runs, accuracy=args.accuracy,
-                    seed=args.search_seed, proxies=args.proxies, unique=args.unique,
-                    config=scores.config)
+    result = table_rows(scores.columns, n=args.n, runs=args.runs, accuracy=args.accuracy,
+                        seed=args.search_seed, proxies=args.proxies, unique=args.unique,
+                        config=scores.config)
     print(f"# scores: {scores.config.describe()}{_UNIQUE if args.unique else ''}\n")
     written = []
-    for name, frame in result.items():
-        if frame.attrs["notes"]:
+    for name, (rows, notes) in result.items():
+        if notes:
             _note(f"{'Table ' + name if ' ' not in name else name}: skipped "
-                  f"{len(frame.attrs['notes'])} dataset(s): " + " | ".join(frame.attrs["notes"]))
-        if not frame.empty:
-            print(render(frame) + "\n")
-            written.append(write_csv(frame, args.out / f"table_{name.replace(' ', '_')}.csv"))
+                  f"{len(notes)} dataset(s): " + " | ".join(notes))
+        if rows:
+            print(render(rows) + "\n")
+            written.append(write_csv(rows, args.out / f"table_{name.replace(' ', '_')}.csv"))
     _note(f"wrote {len(written)} CSV files to {args.out}")
     return 0
 
 
 def cmd_correlations(args: argparse.Namespace) -> int:
     from db.read import read_published, read_seed_scores
-    from tfnas.replay.correlations import correlation_table, render, seed_spread
+    from tfnas.replay.correlations import SPREAD_COLUMNS, correlation_rows, render, seed_spread
     from tfnas.replay.files import write_csv
 
     scores = _read(args)
-    frames = scores.frames
+    columns = scores.columns
     if args.unique:
         from tfnas.replay.search.arrays import one_per_class
 
-        frames = {dataset: one_per_class(frame) for dataset, frame in frames.items()}
+        columns = {dataset: one_per_class(frame) for dataset, frame in columns.items()}
     published = read_published(args.db)
-    table = correlation_table(frames, proxies=args.proxies, seed=args.bootstrap_seed,
-                              published=published)
-    spread = seed_spread(read_seed_scores(args.db, config_of(args)), frames)
-    table = table.merge(spread, on=["dataset", "proxy", "accuracy"], how="left")
+    table = correlation_rows(columns, proxies=args.proxies, seed=args.bootstrap_seed,
+                             published=published)
+    seeds = read_seed_scores(args.db, config_of(args))
+    spread = {}  # (dataset, proxy, accuracy) -> the statistics over seeds, where scored so
+    if seeds is not None:
+        import pandas as pd
+
+        frames = {dataset: pd.DataFrame(cols) for dataset, cols in columns.items()}
+        spread = {(r["dataset"], r["proxy"], r["accuracy"]): r
+                  for r in seed_spread(seeds, frames).to_dict("records")}
+    keys = SPREAD_COLUMNS[3:]
+    table = [row | {k: spread.get((row["dataset"], row["proxy"], row["accuracy"]), {}).get(
+        k, float("nan")) for k in keys} for row in table]
     print(f"# scores: {scores.config.describe()}{_UNIQUE if args.unique else ''}\n")
     print(render(table, published))
     _note(f"wrote {write_csv(table, args.out / 'correlations.csv')}")

@@ -32,25 +32,30 @@ against (same schedule, split and run), and listed apart, labelled, otherwise.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from tfnas.datasets import DATASETS
 from tfnas.replay.markdown import format_number, markdown_table
 from tfnas.replay.parallel import fork_map, workers
 from tfnas.replay.search.arrays import ACCURACIES, stored_proxies
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tfnas.replay.search.arrays import Columns
+
 STATISTICS: tuple[str, ...] = ("pearson", "spearman", "kendall", "top1", "top5")
 TOP_FRACTIONS: dict[str, float] = {"top1": 0.01, "top5": 0.05}
 
 
-def published_values(published: pd.DataFrame) -> dict[tuple[str, str, str, str], float]:
-    """Rows of the database's ``published`` table keyed (proxy, statistic, dataset, accuracy
-    column it was measured against): a value is shown only beside that very column."""
-    keys = published[["proxy", "statistic", "dataset", "accuracy"]].itertuples(index=False)
-    return dict(zip(map(tuple, keys), published["value"].astype(float), strict=True))
+def published_values(published: Sequence[Mapping]) -> dict[tuple[str, str, str, str], float]:
+    """Rows of the database's ``published`` table (:func:`db.read.read_published`) keyed
+    (proxy, statistic, dataset, accuracy column it was measured against): a value is shown
+    only beside that very column."""
+    return {(r["proxy"], r["statistic"], r["dataset"], r["accuracy"]): float(r["value"])
+            for r in published}
 
 
 def neg_inf_lowest(score: np.ndarray) -> np.ndarray:
@@ -263,24 +268,35 @@ def bootstrap_statistics(score: np.ndarray, accuracy: np.ndarray, weights: np.nd
     return out
 
 
-def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str] | None = None,
+def correlation_table(scores: Mapping[str, Columns], proxies: Sequence[str] | None = None,
                       accuracies: Sequence[str] = ACCURACIES, resamples: int = 100,
-                      seed: int = 0, published: pd.DataFrame | None = None) -> pd.DataFrame:
+                      seed: int = 0, published: Sequence[Mapping] = ()) -> pd.DataFrame:
+    """:func:`correlation_rows` as a DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(correlation_rows(scores, proxies, accuracies, resamples, seed, published))
+
+
+def correlation_rows(scores: Mapping[str, Columns], proxies: Sequence[str] | None = None,
+                     accuracies: Sequence[str] = ACCURACIES, resamples: int = 100,
+                     seed: int = 0, published: Sequence[Mapping] = ()) -> list[dict]:
     """One row per (dataset, proxy, accuracy column) with data: every statistic, its
     bootstrap interval (``<stat>_low``/``<stat>_high``) and the published value for that very
-    accuracy column (``published``: rows of the ``published`` table).
+    accuracy column (``published``: rows of the ``published`` table,
+    :func:`db.read.read_published`).
 
-    ``scores``: dataset → that dataset's frame (:func:`db.read.read_scores`); ``proxies``
+    ``scores``: dataset → that dataset's columns or frame (:class:`db.read.Scores`); ``proxies``
     default to every proxy stored. Pairs without data (proxy not scored, accuracy column
     empty) are left out; an empty result is an error. The (dataset, accuracy) pairs are
     shared out over the cores (:func:`tfnas.replay.parallel.fork_map`); the resamples of a
     dataset come from its own seeded generator, so the result does not depend on the shares.
     """
-    anchors = {} if published is None else published_values(published)
+    anchors = published_values(published)
     pairs = [(dataset, accuracy) for dataset in scores for accuracy in accuracies]
     # Consecutive pairs per core, of about equal work (architectures with that accuracy), so
     # that a dataset is split between two cores at most.
-    work = np.cumsum([scores[dataset][accuracy].notna().sum() for dataset, accuracy in pairs])
+    work = np.cumsum([np.count_nonzero(~np.isnan(np.asarray(scores[dataset][accuracy], float)))
+                      for dataset, accuracy in pairs])
     core = np.minimum((work - 1) * workers() // max(int(work[-1]), 1), workers() - 1)
     shares = []
     for part in np.unique(core):
@@ -294,7 +310,7 @@ def correlation_table(scores: Mapping[str, pd.DataFrame], proxies: Sequence[str]
         raise ValueError("no (proxy, accuracy) pair has data: score a dataset with `luigi "
                          "--module pipeline ScoreAll --dataset cifar10` (which also imports "
                          "accuracies) first")
-    return pd.DataFrame(rows)
+    return rows
 
 
 def _share_rows(units: list[tuple]) -> list[list[dict]]:
@@ -302,12 +318,12 @@ def _share_rows(units: list[tuple]) -> list[list[dict]]:
     return [_dataset_rows(*unit) for unit in units]
 
 
-def _dataset_rows(dataset: str, frame: pd.DataFrame, proxies: Sequence[str] | None,
+def _dataset_rows(dataset: str, frame: Columns, proxies: Sequence[str] | None,
                   accuracies: Sequence[str], resamples: int, seed: int,
                   anchors: Mapping[tuple[str, str, str, str], float]) -> list[dict]:
     """:func:`correlation_table`'s rows of one dataset (for ``accuracies``)."""
     rng = np.random.default_rng([seed, list(DATASETS).index(dataset)])
-    weights = resample_weights(len(frame), resamples, rng)
+    weights = resample_weights(len(frame["arch_code"]), resamples, rng)
     names = [p for p in (stored_proxies(frame) if proxies is None else proxies) if p in frame]
     # Ranked variables are big (resamples × n, several arrays): each accuracy column's are
     # kept for every proxy, each proxy's only while its own pairs are computed.
@@ -315,12 +331,13 @@ def _dataset_rows(dataset: str, frame: pd.DataFrame, proxies: Sequence[str] | No
     found = {}
     for proxy in names:
         ranked_proxy: dict[bytes, tuple[Variable, _Ranked]] = {}
+        scores = np.asarray(frame[proxy], dtype=float)
         for accuracy in accuracies:
-            keep = (frame[proxy].notna() & frame[accuracy].notna()).to_numpy()
+            accs = np.asarray(frame[accuracy], dtype=float)
+            keep = ~np.isnan(scores) & ~np.isnan(accs)
             if keep.sum() < 3:
                 continue
-            score = frame[proxy].to_numpy(float)[keep]
-            acc = frame[accuracy].to_numpy(float)[keep]
+            score, acc = scores[keep], accs[keep]
             w = weights if keep.all() else weights[:, keep]
             mask = keep.tobytes()
             if mask not in ranked_proxy:
@@ -358,8 +375,8 @@ def seed_spread(seed_scores: pd.DataFrame, scores: Mapping[str, pd.DataFrame],
     with two or more seeds, each seed's statistic computed over the SAME architectures: those
     scored under every seed (``common`` says how many). ``seed_scores``: long frame (dataset,
     proxy, seed, arch_code, score); accuracies come from ``scores``."""
-    columns = ["dataset", "proxy", "accuracy", "seeds", "common"] + [
-        f"{name}_seed_{what}" for name in STATISTICS for what in ("mean", "std")]
+    import pandas as pd
+
     rows = []
     for (dataset, proxy), group in seed_scores.groupby(["dataset", "proxy"], sort=False):
         if group["seed"].nunique() < 2 or dataset not in scores:
@@ -379,51 +396,71 @@ def seed_spread(seed_scores: pd.DataFrame, scores: Mapping[str, pd.DataFrame],
                 row[f"{name}_seed_mean"] = spread[name].mean()
                 row[f"{name}_seed_std"] = spread[name].std(ddof=1)
             rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=SPREAD_COLUMNS)
 
 
+#: The columns :func:`seed_spread` adds to a correlation row.
+SPREAD_COLUMNS = ["dataset", "proxy", "accuracy", "seeds", "common"] + [
+    f"{name}_seed_{what}" for name in STATISTICS for what in ("mean", "std")]
 LABELS = {"pearson": "Pearson r", "spearman": "Spearman ρ", "kendall": "Kendall τ",
           "top1": "top-1%", "top5": "top-5%"}
 
 
-def render(table: pd.DataFrame, published: pd.DataFrame | None = None) -> str:
+def render(table: Sequence[Mapping] | pd.DataFrame, published: Sequence[Mapping] = ()) -> str:
     """Markdown, one table per accuracy column: each statistic with its 95 % interval, the
     published value beside it where it was measured against that column, and (where several
     seeds were scored) the mean ± std over seeds with the number of common architectures.
     Published values of the proxies shown that were measured against an accuracy column the
-    table does not show are listed apart, labelled with what they were measured against."""
+    table does not show are listed apart, labelled with what they were measured against.
+    ``table``: :func:`correlation_rows` (with :data:`SPREAD_COLUMNS` where seeds were
+    spread) or :func:`correlation_table`."""
+    if hasattr(table, "to_dict"):
+        table = table.to_dict("records")
+    by_accuracy: dict[str, list[Mapping]] = {}
+    for row in table:
+        by_accuracy.setdefault(row["accuracy"], []).append(row)
     blocks = []
-    for accuracy, rows in table.groupby("accuracy", sort=False):
-        cells = {"dataset": rows["dataset"], "proxy": rows["proxy"], "n": rows["n"],
-                 "-inf": rows["n_neg_inf"]}
+    for accuracy, rows in by_accuracy.items():
+        cells = {"dataset": [r["dataset"] for r in rows], "proxy": [r["proxy"] for r in rows],
+                 "n": [r["n"] for r in rows], "-inf": [r["n_neg_inf"] for r in rows]}
+        spread = [r for r in rows if not _missing(r.get("seeds"))]
         for name, label in LABELS.items():
-            cells[label] = [f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if np.isfinite(v) else ""
-                            for v, lo, hi in rows[[name, f"{name}_low", f"{name}_high"]].values]
-            if rows[f"{name}_published"].notna().any():
-                cells[f"{label} published"] = [format_number(v, 3)
-                                               for v in rows[f"{name}_published"]]
-            if f"{name}_seed_mean" in rows and rows["seeds"].notna().any():
+            cells[label] = [f"{r[name]:.3f} [{r[name + '_low']:.3f}, {r[name + '_high']:.3f}]"
+                            if np.isfinite(r[name]) else "" for r in rows]
+            if any(not _missing(r[f"{name}_published"]) for r in rows):
+                cells[f"{label} published"] = [format_number(r[f"{name}_published"], 3)
+                                               for r in rows]
+            if spread:
                 cells[f"{label} over seeds"] = [
-                    "" if np.isnan(k) else f"{m:.3f} ± {s:.3f} ({int(k)} seeds, {int(c)} archs)"
-                    for m, s, k, c in rows[[f"{name}_seed_mean", f"{name}_seed_std", "seeds",
-                                            "common"]].values]
+                    "" if _missing(r.get("seeds")) else
+                    f"{r[name + '_seed_mean']:.3f} ± {r[name + '_seed_std']:.3f} "
+                    f"({int(r['seeds'])} seeds, {int(r['common'])} archs)" for r in rows]
         blocks.append(f"### Correlation with {accuracy} (95% bootstrap percentile intervals)\n\n"
-                      + markdown_table(pd.DataFrame(cells)))
+                      + markdown_table(cells))
     return "\n\n".join(blocks) + _published_notes(table, published)
 
 
-def _published_notes(table: pd.DataFrame, published: pd.DataFrame | None) -> str:
-    if published is None or published.empty:
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _published_notes(table: Sequence[Mapping], published: Sequence[Mapping]) -> str:
+    proxies = {row["proxy"] for row in table}
+    accuracies = {row["accuracy"] for row in table}
+    shown = [r for r in published if r["proxy"] in proxies]
+    if not shown:
         return ""
-    shown = published[published["proxy"].isin(table["proxy"])]
-    beside = shown["accuracy"].isin(table["accuracy"])
-    lines = [f"- {r.proxy} {LABELS.get(r.statistic, r.statistic)}: {r.source} "
-             f"(against {r.accuracy})" for r in
-             shown[beside].drop_duplicates(["proxy", "statistic", "source"]).itertuples()]
-    apart = shown[~beside]
-    if len(apart):
+    lines, seen = [], set()
+    for r in shown:
+        if r["accuracy"] in accuracies and (r["proxy"], r["statistic"], r["source"]) not in seen:
+            seen.add((r["proxy"], r["statistic"], r["source"]))
+            lines.append(f"- {r['proxy']} {LABELS.get(r['statistic'], r['statistic'])}: "
+                         f"{r['source']} (against {r['accuracy']})")
+    apart = [r for r in shown if r["accuracy"] not in accuracies]
+    if apart:
         lines.append("- measured against accuracy columns this report does not show, so not "
                      "beside ours:")
-        lines += [f"  - {r.proxy} {LABELS.get(r.statistic, r.statistic)} vs {r.accuracy}, "
-                  f"{r.dataset}: {r.value:.3f} ({r.source})" for r in apart.itertuples()]
+        lines += [f"  - {r['proxy']} {LABELS.get(r['statistic'], r['statistic'])} vs "
+                  f"{r['accuracy']}, {r['dataset']}: {r['value']:.3f} ({r['source']})"
+                  for r in apart]
     return "\n\nPublished values:\n" + "\n".join(lines)

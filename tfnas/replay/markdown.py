@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-
-import pandas as pd
+from collections.abc import Mapping, Sequence
 
 
 def format_number(value: float | None, digits: int = 2) -> str:
@@ -18,9 +17,11 @@ def format_number(value: float | None, digits: int = 2) -> str:
     return f"{value:.{digits}f}"
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A pipe table of ``frame``'s cells as they are (format numbers first)."""
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
-             "|" + "|".join(" --- " for _ in frame.columns) + "|"]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+def markdown_table(columns: Mapping[str, Sequence]) -> str:
+    """A pipe table of ``columns`` (heading → cells), the cells as they are (format numbers
+    first)."""
+    lines = ["| " + " | ".join(map(str, columns)) + " |",
+             "|" + "|".join(" --- " for _ in columns) + "|"]
+    lines += ["| " + " | ".join(map(str, row)) + " |"
+              for row in zip(*columns.values(), strict=True)]
     return "\n".join(lines)

@@ -29,24 +29,31 @@ and stand on the ``chosen`` rows only when our accuracy column is that quantity
 
 from __future__ import annotations
 
+import csv
 import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from tfnas.config import DEFAULT, STUDY_PROXIES, ScoringConfig
 from tfnas.datasets import DATASETS
 from tfnas.replay.markdown import format_number, markdown_table
 from tfnas.replay.parallel import fork_map, share, workers
-from tfnas.replay.search import ScoreTable, random_search, summarise_runs
+from tfnas.replay.search import ScoreTable
 from tfnas.replay.search.arrays import check_accuracy
 from tfnas.replay.search.evolution import check_evolution, evolve_together
-from tfnas.replay.search.random_search import check_random_search
+from tfnas.replay.search.random_search import check_random_search, random_picks
+from tfnas.replay.search.runs import run_columns
 from tfnas.space import NUM_ARCHS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tfnas.replay.search.arrays import Columns
 
 STUDY_CSV = resources.files("tfnas") / "data" / "study_tables.csv"
 TABLE_1_SIZES: tuple[int, ...] = (10, 100, 1000)
@@ -74,10 +81,17 @@ def study_comparable(table: str, accuracy: str) -> bool:
     return accuracy in STUDY_ACCURACY.get(table, ())
 
 
-def load_study() -> pd.DataFrame:
-    """The study's Tables I–V, one row per cell (shipped with tfnas)."""
-    with resources.as_file(STUDY_CSV) as path:
-        return pd.read_csv(path)
+def load_study() -> list[dict]:
+    """The study's Tables I–V, one dict per cell (shipped with tfnas); numbers as floats,
+    NaN where the study has none."""
+    with resources.as_file(STUDY_CSV) as path, open(path, newline="") as file:
+        return [{key: value if key in _TEXT else float(value) if value else math.nan
+                 for key, value in row.items()} for row in csv.DictReader(file)]
+
+
+_TEXT = ("table", "search", "proxy", "dataset")
+COLUMNS = ["table", "search", "proxy", "dataset", *SETTINGS, "accuracy", "runs", "unique", "row",
+           *MEASURES]
 
 
 @dataclass(frozen=True)
@@ -131,8 +145,8 @@ class CellSummary:
     def __init__(self) -> None:
         self.moments: dict[tuple[str, str], Moments] = {}
 
-    def add(self, runs: pd.DataFrame) -> None:
-        """Add one chunk of runs (columns of :func:`tfnas.replay.search.summarise_runs`)."""
+    def add(self, runs: Mapping[str, np.ndarray]) -> None:
+        """Add one chunk of runs (:func:`tfnas.replay.search.runs.run_columns`, or its frame)."""
         parts = {
             ("chosen", "accuracy"): Moments.of(runs["accuracy"]),
             ("chosen", "score"): Moments.of(runs["score"]),
@@ -160,7 +174,7 @@ class CellSummary:
         return out
 
 
-def summarise_cell(runs: pd.DataFrame) -> list[dict]:
+def summarise_cell(runs: Mapping[str, np.ndarray]) -> list[dict]:
     """The ``chosen``, ``optimal`` and ``population`` rows of one cell's runs."""
     summary = CellSummary()
     summary.add(runs)
@@ -213,7 +227,7 @@ class Cell:
         return float(self.key["n"] if self.key["search"] == "random" else self.key["cycles"])
 
 
-def replay(scores: Mapping[str, pd.DataFrame],
+def replay(scores: Mapping[str, Columns],
            plan: Mapping[str, tuple[str, str, Sequence[int]]], *, runs: int, accuracy: str,
            seed: int, rea: Mapping[str, int], unique: bool = False,
            config: ScoringConfig = DEFAULT) -> dict[str, tuple[list[dict], list[str]]]:
@@ -268,14 +282,15 @@ def _replay_share(job: tuple[list[Cell], int]) -> list[CellSummary]:
     for chunk in _chunks(runs):
         for i, cell in enumerate(cells):
             if cell.key["search"] == "random":
-                summaries[i].add(random_search(cell.lookup, cell.key["n"], chunk, cell.rng))
+                summaries[i].add(run_columns(cell.lookup, random_picks(
+                    cell.lookup, cell.key["n"], chunk, cell.rng)))
         if evolving:
             first = cells[evolving[0]].key
             rea = {name: first[name] for name in REA_SETTINGS}
             visited = evolve_together([cells[i].lookup for i in evolving], runs=chunk,
                                       rngs=[cells[i].rng for i in evolving], **rea)
             for i, codes in zip(evolving, visited, strict=True):
-                summaries[i].add(summarise_runs(cells[i].lookup, codes))
+                summaries[i].add(run_columns(cells[i].lookup, codes))
     return summaries
 
 
@@ -283,27 +298,47 @@ def _chunks(runs: int) -> list[int]:
     return [min(CHUNK, runs - start) for start in range(0, runs, CHUNK)]
 
 
-def assemble(table: str, rows: list[dict], notes: list[str]) -> pd.DataFrame:
-    """One table's frame from its :func:`replay` rows, with the study's numbers (``study_*``)
-    on ``chosen`` rows of a study table. ``ValueError`` with the notes when no dataset could
-    be replayed."""
+def assemble(table: str, rows: list[dict], notes: list[str]) -> list[dict]:
+    """One table's rows from its :func:`replay` rows (:data:`COLUMNS`, N as a float, NaN for
+    settings a search does not have), with the study's numbers (``study_*``) on ``chosen``
+    rows of a study table. ``ValueError`` with the notes when no dataset could be replayed."""
     if not rows:
         raise ValueError("; ".join(notes))
-    frame = pd.DataFrame(rows).reindex(columns=["table", "search", "proxy", "dataset",
-                                                *SETTINGS, "accuracy", "runs", "unique", "row",
-                                                *MEASURES])
-    published = load_study()
-    published = published[published["table"] == table]
-    keys = ["table", "dataset"] + (["n"] if published["n"].notna().any() else [])
-    frame["n"] = frame["n"].astype(float)
-    published = published.astype({"n": float})[keys + MEASURES].rename(
-        columns={m: f"study_{m}" for m in MEASURES})
-    frame = frame.merge(published.assign(row="chosen"), on=[*keys, "row"], how="left")
-    frame.attrs["notes"] = notes
-    return frame
+    study = [cell for cell in load_study() if cell["table"] == table]
+    keys = ["table", "dataset"] + (["n"] if any(not math.isnan(c["n"]) for c in study) else [])
+    found = {tuple(cell[k] for k in keys): cell for cell in study}
+    out = []
+    for row in rows:
+        row = {column: row.get(column, math.nan) for column in COLUMNS}
+        row["n"] = float(row["n"])
+        cell = found.get(tuple(row[k] for k in keys)) if row["row"] == "chosen" else None
+        out.append(row | {f"study_{m}": cell[m] if cell else math.nan for m in MEASURES})
+    return out
 
 
-def tables(scores: Mapping[str, pd.DataFrame], n: int = 100, runs: int = 500,
+def table_rows(scores: Mapping[str, Columns], n: int = 100, runs: int = 500,
+               accuracy: str = "test_acc_12ep", seed: int = 0,
+               rea: Mapping[str, int] = REA_SETTINGS, proxies: Sequence[str] | None = None,
+               unique: bool = False, config: ScoringConfig = DEFAULT
+               ) -> dict[str, tuple[list[dict], list[str]]]:
+    """:func:`tables` as rows (:func:`assemble`) and notes per table, no pandas: what
+    ``tfnas tables`` prints and writes."""
+    plan = plan_tables(proxies, n)
+    check_options(runs, accuracy, [s for _, _, sizes in plan.values() for s in sizes])
+    result = {}
+    for name, (rows, notes) in replay(scores, plan, runs=runs, accuracy=accuracy, seed=seed,
+                                      rea=rea, unique=unique, config=config).items():
+        try:
+            result[name] = (assemble(name, rows, notes), notes)
+        except ValueError as err:
+            result[name] = ([], [str(err)])
+    if not any(rows for rows, _ in result.values()):
+        first = next(iter(result.values()))[1][0]
+        raise ValueError(f"no table could be computed: {first}")
+    return result
+
+
+def tables(scores: Mapping[str, Columns], n: int = 100, runs: int = 500,
            accuracy: str = "test_acc_12ep", seed: int = 0, rea: Mapping[str, int] = REA_SETTINGS,
            proxies: Sequence[str] | None = None, unique: bool = False,
            config: ScoringConfig = DEFAULT) -> dict[str, pd.DataFrame]:
@@ -312,19 +347,13 @@ def tables(scores: Mapping[str, pd.DataFrame], n: int = 100, runs: int = 500,
     together; ``unique``: over classes of isomorphic cells. A table no dataset can fill is an
     empty frame whose ``attrs["notes"]`` say why; ``ValueError`` if every table is empty or an
     argument is bad."""
-    plan = plan_tables(proxies, n)
-    check_options(runs, accuracy, [s for _, _, sizes in plan.values() for s in sizes])
+    import pandas as pd
+
     result = {}
-    for name, (rows, notes) in replay(scores, plan, runs=runs, accuracy=accuracy, seed=seed,
-                                      rea=rea, unique=unique, config=config).items():
-        try:
-            result[name] = assemble(name, rows, notes)
-        except ValueError as err:
-            result[name] = pd.DataFrame()
-            result[name].attrs["notes"] = [str(err)]
-    if all(frame.empty for frame in result.values()):
-        first = next(iter(result.values())).attrs["notes"][0]
-        raise ValueError(f"no table could be computed: {first}")
+    for name, (rows, notes) in table_rows(scores, n, runs, accuracy, seed, rea, proxies, unique,
+                                          config).items():
+        result[name] = pd.DataFrame(rows) if rows else pd.DataFrame()
+        result[name].attrs["notes"] = notes
     return result
 
 
@@ -366,11 +395,10 @@ def _mean_std(mean: float, std: float, digits: int | None) -> str:
     return f"{text} ± {std:.{digits}f}"
 
 
-def _title(frame: pd.DataFrame) -> str:
-    first = frame.iloc[0]
+def _title(rows: Sequence[Mapping]) -> str:
+    first = rows[0]
     if first["search"] == "random":
-        sizes = ", ".join(str(int(n)) for n in frame["n"].unique())
-        setting = f"random search, N = {sizes}"
+        setting = f"random search, N = {', '.join(str(int(n)) for n in _distinct(rows, 'n'))}"
     else:
         setting = (f"regularized evolution, {int(first['cycles'])} cycles, population "
                    f"{int(first['population'])}, tournament {int(first['tournament'])}")
@@ -380,17 +408,28 @@ def _title(frame: pd.DataFrame) -> str:
             f"accuracy = {first['accuracy']} (%); time = simulated seconds")
 
 
-def render(frame: pd.DataFrame) -> str:
+def _distinct(rows: Sequence[Mapping], column: str) -> list:
+    """The values of ``column`` in order of appearance, NaN left out."""
+    return list(dict.fromkeys(r[column] for r in rows if not _nan(r[column])))
+
+
+def _nan(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def render(table: Sequence[Mapping] | pd.DataFrame) -> str:
     """Markdown: a title line and one row per (dataset, setting, row). The study's numbers
     stand beside ours when they are the same quantity (:func:`study_comparable`), else they
-    follow in a table of their own that says what they are."""
-    first = frame.iloc[0]
+    follow in a table of their own that says what they are. ``table``: one table's rows
+    (:func:`table_rows`) or frame (:func:`tables`)."""
+    rows = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
+    first = rows[0]
     table, accuracy = first["table"], first["accuracy"]
-    columns = {"dataset": frame["dataset"]}
-    if frame["n"].nunique() > 1:
-        columns["N"] = frame["n"].astype(int)
-    columns["row"] = frame["row"]
-    has_study = table in TABLES and frame["study_accuracy_mean"].notna().any()
+    columns: dict[str, list] = {"dataset": [r["dataset"] for r in rows]}
+    if len(_distinct(rows, "n")) > 1:
+        columns["N"] = [int(r["n"]) for r in rows]
+    columns["row"] = [r["row"] for r in rows]
+    has_study = table in TABLES and any(not _nan(r.get("study_accuracy_mean")) for r in rows)
     unique = bool(first.get("unique", False))  # the study searched all 15,625 strings
     beside = has_study and study_comparable(table, accuracy) and not unique
     for measure, label, digits in (("accuracy", "accuracy", 2), ("score", "score", 2),
@@ -398,33 +437,31 @@ def render(frame: pd.DataFrame) -> str:
         suffix = "_s" if measure == "time" else ""
         whose = (("ours", ""), ("study", "study_")) if beside else (("ours", ""),)
         for who, prefix in whose:
-            mean = frame.get(f"{prefix}{measure}_mean{suffix}", pd.Series(np.nan, frame.index))
-            std = frame.get(f"{prefix}{measure}_std{suffix}", pd.Series(np.nan, frame.index))
             heading = f"{label} ({who})" if beside else label
-            columns[heading] = [_mean_std(m, s, digits) for m, s in
-                                zip(mean.astype(float), std.astype(float), strict=True)]
-    text = f"### {_title(frame)}\n\n{markdown_table(pd.DataFrame(columns))}"
+            columns[heading] = [_mean_std(float(r.get(f"{prefix}{measure}_mean{suffix}", math.nan)),
+                                          float(r.get(f"{prefix}{measure}_std{suffix}", math.nan)),
+                                          digits) for r in rows]
+    text = f"### {_title(rows)}\n\n{markdown_table(columns)}"
     if beside:
         text += (f"\n\nStudy: 12-epoch {_study_split(table)} accuracy; its times are its own "
                  "elapsed seconds.")
     elif has_study:
-        study = frame[frame["study_accuracy_mean"].notna()]
-        apart = {"dataset": study["dataset"]}
-        if study["n"].nunique() > 1:
-            apart["N"] = study["n"].astype(int)
+        study = [r for r in rows if not _nan(r["study_accuracy_mean"])]
+        apart: dict[str, list] = {"dataset": [r["dataset"] for r in study]}
+        if len(_distinct(study, "n")) > 1:
+            apart["N"] = [int(r["n"]) for r in study]
         for measure, digits, suffix in (("accuracy", 2, ""), ("score", 2, ""),
                                         ("time", None, "_s")):
             apart[f"study {measure}"] = [
-                _mean_std(m, s, digits) for m, s in
-                zip(study[f"study_{measure}_mean{suffix}"].astype(float),
-                    study[f"study_{measure}_std{suffix}"].astype(float), strict=True)]
+                _mean_std(float(r[f"study_{measure}_mean{suffix}"]),
+                          float(r[f"study_{measure}_std{suffix}"]), digits) for r in study]
         why = ("searched all 15,625 architecture strings, not classes of isomorphic cells"
                if unique else f"measures 12-epoch {_study_split(table)} accuracy, not "
                               f"{accuracy}")
         hint = "" if unique else (f" (`--accuracy {STUDY_ACCURACY[table][0]}` compares like "
                                   "with like)")
         text += (f"\n\nThe study's Table {table} {why}, so it is not beside ours{hint}:\n\n"
-                 + markdown_table(pd.DataFrame(apart)))
+                 + markdown_table(apart))
     return text
 
 

@@ -15,16 +15,25 @@ mutation's child) to its class's stand-in.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import pandas as pd
 
 from db.sql import ACCURACY_COLUMNS as ACCURACIES
 from tfnas.config import DEFAULT, ScoringConfig
 from tfnas.ensembles import PREFIX as ENSEMBLE_PREFIX
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: One dataset's scores as ``db.read.Scores`` holds them: column name → numpy array, or the
+#: same as a DataFrame. Everything here reads columns only (``frame[name]``, ``name in
+#: frame``, iterating the names), so both work and the reports need no pandas.
+Columns = Union[Mapping[str, Any], "pd.DataFrame"]
 
 
 @functools.cache
@@ -37,10 +46,17 @@ def iso_class_of() -> np.ndarray:
     return np.array([classes[arch] for arch in all_archs()], dtype=np.int64)
 
 
-def one_per_class(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the class representatives: per ``iso_class``, the smallest ``arch_code``."""
-    first = frame.groupby("iso_class")["arch_code"].transform("min")
-    return frame[frame["arch_code"] == first]
+def one_per_class(frame: Columns) -> Columns:
+    """The rows of the class representatives: per ``iso_class``, the smallest ``arch_code``
+    (a frame for a frame, columns for columns)."""
+    classes = np.asarray(frame["iso_class"], dtype=np.int64)
+    codes = np.asarray(frame["arch_code"], dtype=np.int64)
+    smallest = np.full(classes.max() + 1 if len(classes) else 0, np.iinfo(np.int64).max)
+    np.minimum.at(smallest, classes, codes)
+    keep = codes == smallest[classes]
+    if hasattr(frame, "loc"):
+        return frame[keep]
+    return {name: np.asarray(values)[keep] for name, values in frame.items()}
 
 
 def score_hint(dataset: str, proxy: str, config: ScoringConfig = DEFAULT) -> str:
@@ -63,9 +79,9 @@ def check_accuracy(accuracy: str) -> None:
                          f"{', '.join(ACCURACIES)}")
 
 
-def stored_proxies(frame: pd.DataFrame) -> list[str]:
-    """The proxies with a score column in one dataset's frame (``db.read.read_scores``)."""
-    return sorted(c[: -len("_seconds")] for c in frame.columns if c.endswith("_seconds"))
+def stored_proxies(frame: Columns) -> list[str]:
+    """The proxies with a score column in one dataset's columns (``db.read.read_scores``)."""
+    return sorted(c[: -len("_seconds")] for c in frame if c.endswith("_seconds"))
 
 
 @dataclass(frozen=True)
@@ -123,36 +139,39 @@ class ScoreTable:
                           representative, self.config)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, proxy: str, accuracy: str = "test_acc_12ep",
+    def from_frame(cls, frame: Columns, proxy: str, accuracy: str = "test_acc_12ep",
                    config: ScoringConfig = DEFAULT) -> ScoreTable:
-        """From one dataset's rows of the ``arch_scores`` view (``db.read_arch_scores``).
+        """From one dataset's rows of the ``arch_scores`` view (``db.read_arch_scores``), as
+        columns or a frame.
 
         Raises a one-line ``ValueError`` when the proxy has no scores for the dataset or when
         a scored architecture lacks the requested accuracy.
         """
         check_accuracy(accuracy)
-        datasets = frame["dataset"].unique()
+        datasets = list(dict.fromkeys(np.asarray(frame["dataset"]).tolist()))
         if len(datasets) > 1:
             raise ValueError(f"expected one dataset's rows of arch_scores, got "
                              f"{', '.join(map(str, datasets))}")
         dataset = str(datasets[0]) if len(datasets) else "this dataset"
-        if proxy not in frame.columns:
+        if proxy not in frame:
             raise ValueError(f"no {proxy} scores for {dataset} in the database (it has "
                              f"{', '.join(stored_proxies(frame)) or 'none'}): run "
                              f"{score_hint(dataset, proxy, config)} first")
-        rows = frame[frame[proxy].notna()]
-        if rows.empty:
+        score = np.asarray(frame[proxy], dtype=float)
+        scored = ~np.isnan(score)
+        if not scored.any():
             raise ValueError(f"no {proxy} scores for {dataset} in the database: run "
                              f"{score_hint(dataset, proxy, config)} first")
-        missing = int(rows[accuracy].isna().sum())
+        known = np.asarray(frame[accuracy], dtype=float)[scored]
+        missing = int(np.isnan(known).sum())
         if missing:
             raise ValueError(
-                f"{accuracy} is unknown for {missing} of the {len(rows)} {proxy}-scored "
+                f"{accuracy} is unknown for {missing} of the {int(scored.sum())} {proxy}-scored "
                 f"architectures of {dataset}: import accuracies with `luigi --module pipeline "
                 f"ImportBenchmark --benchmark PATH` or pick another accuracy column")
-        codes = rows["arch_code"].to_numpy(dtype=np.int64)
+        codes = np.asarray(frame["arch_code"], dtype=np.int64)[scored]
         arrays = {name: np.full(NUM_ARCHS, np.nan) for name in ("score", "accuracy", "seconds")}
-        arrays["score"][codes] = rows[proxy].to_numpy(dtype=float)
-        arrays["accuracy"][codes] = rows[accuracy].to_numpy(dtype=float)
-        arrays["seconds"][codes] = rows[f"{proxy}_seconds"].to_numpy(dtype=float)
+        arrays["score"][codes] = score[scored]
+        arrays["accuracy"][codes] = known
+        arrays["seconds"][codes] = np.asarray(frame[f"{proxy}_seconds"], dtype=float)[scored]
         return cls(dataset, proxy, accuracy, **arrays, config=config)

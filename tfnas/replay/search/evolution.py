@@ -35,13 +35,16 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from tfnas.replay.search.arrays import ScoreTable, score_hint
 from tfnas.replay.search.runs import summarise_runs
 from tfnas.space import NUM_ARCHS, NUM_EDGES, OPS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EDGE_PLACE = len(OPS) ** np.arange(NUM_EDGES)  # arch_code digit k has place value 5^k
 BLOCK = 64  # cycles whose random draws are made at once

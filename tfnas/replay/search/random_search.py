@@ -9,11 +9,15 @@ which costs O(N·R) instead of a permutation of the whole space per run. Random 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from tfnas.replay.search.arrays import ScoreTable, score_hint
 from tfnas.replay.search.runs import summarise_runs
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def floyd_sample(u: np.ndarray, population: int) -> np.ndarray:
@@ -51,6 +55,10 @@ def check_random_search(table: ScoreTable, n: int, runs: int) -> None:
 def random_search(table: ScoreTable, n: int, runs: int, rng: np.random.Generator) -> pd.DataFrame:
     """``runs`` independent random searches over the scored architectures of ``table``, each
     sampling ``n`` distinct ones; one row per run (columns of :func:`summarise_runs`)."""
+    return summarise_runs(table, random_picks(table, n, runs, rng))
+
+
+def random_picks(table: ScoreTable, n: int, runs: int, rng: np.random.Generator) -> np.ndarray:
+    """The ``arch_code``s each of ``runs`` random searches evaluates (runs × n)."""
     check_random_search(table, n, runs)
-    picks = floyd_sample(rng.random((runs, n)), len(table.scored))
-    return summarise_runs(table, table.scored[picks])
+    return table.scored[floyd_sample(rng.random((runs, n)), len(table.scored))]

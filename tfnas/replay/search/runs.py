@@ -13,10 +13,14 @@ A run is summarised from ``visited``: the ``arch_code``s it evaluated, in order.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from tfnas.replay.search.arrays import ScoreTable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +37,14 @@ def _masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, 
 
 
 def summarise_runs(table: ScoreTable, visited: np.ndarray) -> pd.DataFrame:
-    """One row per run (row of ``visited``, shape runs × evaluations) with the columns
+    """:func:`run_columns` as a DataFrame, one row per run."""
+    import pandas as pd
+
+    return pd.DataFrame(run_columns(table, visited))
+
+
+def run_columns(table: ScoreTable, visited: np.ndarray) -> dict[str, np.ndarray]:
+    """What each run reports (one element per row of ``visited``, shape runs × evaluations):
     chosen, score, accuracy, optimal_arch, optimal_accuracy, optimal_score, evaluations,
     distinct, seconds, population_accuracy_mean/_std, population_score_mean/_std/_count."""
     visited = np.asarray(visited, dtype=np.int64)
@@ -48,14 +59,14 @@ def summarise_runs(table: ScoreTable, visited: np.ndarray) -> pd.DataFrame:
     scores = table.score[codes]
     finite = distinct & np.isfinite(scores)
     score_mean, score_std = _masked_mean_std(scores, finite)
-    return pd.DataFrame({
+    return {
         "chosen": chosen,
         "score": table.score[chosen],
         "accuracy": table.accuracy[chosen],
         "optimal_arch": optimal,
         "optimal_accuracy": table.accuracy[optimal],
         "optimal_score": table.score[optimal],
-        "evaluations": visited.shape[1],
+        "evaluations": np.full(len(visited), visited.shape[1]),
         "distinct": distinct.sum(axis=1),
         "seconds": (table.seconds[codes] * distinct).sum(axis=1),
         "population_accuracy_mean": accuracy_mean,
@@ -63,4 +74,4 @@ def summarise_runs(table: ScoreTable, visited: np.ndarray) -> pd.DataFrame:
         "population_score_mean": score_mean,
         "population_score_std": score_std,
         "population_score_count": finite.sum(axis=1),
-    })
+    }
