@@ -6,11 +6,12 @@ The database is built with the real db API from shard files written here: NATS-B
 wall time of its own call as ``seconds``. The other proxies are not computed (that needs the
 pipeline and hours of CPU), so they get stand-ins: params stored again under the name
 ``naswot`` and flops under ``synflow`` — EXPLICIT ALIASES, so naswot := params and synflow :=
-flops in every number this prints. With ``--all-proxies`` every other registered proxy is
+flops in every number this prints. With ``--all-proxies`` (or ``--proxies a,b,...``, e.g. the
+thirteen of NAS-Bench-Suite-Zero) every other registered proxy (or each one named) is
 stored too, as params plus seeded noise (labelled the same way), so the reports handle the
 whole registry at once.
 
-    python benchmarks/tables_speed.py [--workdir DIR] [--all-proxies]
+    python benchmarks/tables_speed.py [--workdir DIR] [--all-proxies | --proxies a,b,...]
 
 Prints the wall and CPU time of each step, in-process and as the CLI (a fresh interpreter,
 imports included), the sum of the two commands, and writes the CLI's Markdown output to
@@ -106,15 +107,19 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="keep the database and outputs here")
     parser.add_argument("--all-proxies", action="store_true",
                         help="store every registered proxy (stand-ins), not only the study's")
+    parser.add_argument("--proxies", type=lambda text: text.split(","),
+                        help="store these registered proxies (comma-separated; stand-ins)")
     args = parser.parse_args()
-    names = list(proxies.names()) if args.all_proxies else ["naswot", "synflow", "params",
-                                                            "flops"]
+    names = (list(proxies.names()) if args.all_proxies else
+             [proxies.get(name).name for name in args.proxies] if args.proxies else
+             ["naswot", "synflow", "params", "flops"])
+    stand_ins = set(names) - {"naswot", "synflow", "params", "flops"}
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tables_speed_"))
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "tfnas.duckdb"
     print(f"database {path}; {len(names)} proxies: params, flops real (tfnas.costs); naswot := "
           "params and synflow := flops (aliases, NOT the real proxies)"
-          + ("; every other proxy := params × seeded noise (stand-ins)" if args.all_proxies
+          + ("; every other proxy := params × seeded noise (stand-ins)" if stand_ins
              else ""))
     if not path.exists():
         clock("build the database (not part of the target)", lambda: build(path, names))

@@ -138,16 +138,20 @@ def _ensembles(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, list[st
 
 def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
                 datasets: Sequence[str] = DATASETS,
-                proxies: Sequence[str] | None = None) -> Scores:
+                proxies: Sequence[str] | None = None, *, if_stored: bool = False) -> Scores:
     """:class:`Scores` of ``config`` for ``datasets`` (each proxy of ``proxies``, default every
     proxy stored; rank ensembles when ``proxies`` names them, their names always listed in
-    ``Scores.ensembles``). Raises a one-line error when no dataset has any."""
+    ``Scores.ensembles``). Raises a one-line error when no dataset has any, or when a proxy
+    of ``proxies`` has no scores — unless ``if_stored``: then those are left out (and every
+    proxy is read when none of them is stored, so the caller can say what is missing)."""
     path = Path(path)
     conn = open_read_only(path)
     try:
         stored = sorted(_fetch(conn, path, "SELECT DISTINCT proxy FROM proxy_scores")["proxy"])
         offered = sorted(name for name, members in (_ensembles(conn, path) or {}).items()
                          if set(members) <= set(stored))
+        if proxies is not None and if_stored:
+            proxies = [p for p in proxies if p in stored + offered] or None
         if proxies is not None:
             missing = [p for p in proxies if p not in stored + offered]
             if missing:

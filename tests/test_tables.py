@@ -207,6 +207,29 @@ def test_database_without_naswot_or_synflow_is_an_error(score_db):
         tables(scores, runs=5)
 
 
+def test_cli_reads_only_the_tables_proxies_and_says_what_is_missing(score_db, tmp_path,
+                                                                      capsys):
+    """The study's tables read naswot and synflow only (if_stored): without synflow, Tables
+    III and V are skipped with the command to run; without either, one error names them."""
+    some = score_db(datasets=["cifar10"], proxies=["naswot", "params"], codes=np.arange(300))
+    loaded = read_scores(some, proxies=["naswot", "synflow"], if_stored=True)
+    assert [c for c in loaded.columns["cifar10"] if not c.endswith("_seconds")][-1] == "naswot"
+    assert "params" not in loaded.columns["cifar10"]
+    assert main(["tables", "--db", str(some), "--runs", "3", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "### Table I:" in out and "### Table III:" not in out
+    assert "Table III: skipped 1 dataset(s): cifar10: no synflow scores for cifar10" in err
+    none = score_db(datasets=["cifar10"], proxies=["params", "flops"], codes=np.arange(300),
+                    accuracies=False)
+    assert set(read_scores(none, proxies=["naswot"], if_stored=True).columns["cifar10"]) >= {
+        "params", "flops"}  # none of them stored: everything, so the error can say what is
+    assert main(["tables", "--db", str(none), "--runs", "3", "--out", str(tmp_path)]) == 2
+    assert "no naswot scores for cifar10 in the database (it has flops, params)" in (
+        capsys.readouterr().err)
+    with pytest.raises(ValueError, match="--proxies: 'synflow' has no scores"):
+        read_scores(some, proxies=["naswot", "synflow"])  # strict without if_stored
+
+
 def test_empty_database_says_what_to_run(tmp_path):
     with db.writing(tmp_path / "empty.duckdb") as engine:
         db.create_schema(engine)

@@ -203,10 +203,13 @@ def _note(text: str) -> None:
     print(f"note: {' '.join(str(text).split())}", file=sys.stderr)
 
 
-def _read(args: argparse.Namespace):
+def _read(args: argparse.Namespace, default: Sequence[str] | None = None):
+    """The scores the command needs: ``--proxies``, else those of ``default`` that are stored
+    (None: every stored proxy)."""
     from db.read import read_scores
 
-    scores = read_scores(args.db, config_of(args), proxies=args.proxies)
+    scores = read_scores(args.db, config_of(args), proxies=args.proxies or default,
+                         if_stored=not args.proxies)
     for note in scores.notes:
         _note(f"skipped: {note}")
     return scores
@@ -214,9 +217,9 @@ def _read(args: argparse.Namespace):
 
 def cmd_tables(args: argparse.Namespace) -> int:
     from tfnas.replay.files import write_csv
-    from tfnas.replay.tables import render, table_rows
+    from tfnas.replay.tables import TABLES_PROXIES, render, table_rows
 
-    scores = _read(args)
+    scores = _read(args, default=TABLES_PROXIES)
     result = table_rows(scores.columns, n=args.n, runs=args.runs, accuracy=args.accuracy,
                         seed=args.search_seed, proxies=args.proxies, unique=args.unique,
                         config=scores.config)

@@ -70,10 +70,12 @@ def top_set(values: np.ndarray, fraction: float) -> np.ndarray:
     return top_sets(values, {"top": fraction})["top"]
 
 
-def ranks(values: np.ndarray, ties: str = "average") -> np.ndarray:
+def ranks(values: np.ndarray, ties: str = "average", order: np.ndarray | None = None
+          ) -> np.ndarray:
     """1-based ranks of ``values``; tied values share the mean of their ranks ("average", as
-    scipy.stats.rankdata) or the largest ("max")."""
-    order = np.argsort(values, kind="mergesort")
+    scipy.stats.rankdata) or the largest ("max"). ``order``: ``np.argsort(values,
+    kind="stable")`` when already computed."""
+    order = np.argsort(values, kind="stable") if order is None else order
     ordered = values[order]
     first = np.r_[True, ordered[1:] != ordered[:-1]]
     starts = np.flatnonzero(first)
@@ -100,10 +102,11 @@ def kendall_tau_b(x: np.ndarray, y: np.ndarray, h: np.ndarray | None = None) -> 
     return float(s / denominator) if denominator > 0 else np.nan
 
 
-def top_sets(values: np.ndarray, fractions: Mapping[str, float] = TOP_FRACTIONS
-             ) -> dict[str, np.ndarray]:
-    """:func:`top_set` for each named fraction, from one ranking."""
-    strictly_better = len(values) - ranks(values, ties="max")
+def top_sets(values: np.ndarray, fractions: Mapping[str, float] = TOP_FRACTIONS,
+             order: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """:func:`top_set` for each named fraction, from one ranking (``order``: as
+    :func:`ranks`)."""
+    strictly_better = len(values) - ranks(values, ties="max", order=order)
     return {name: strictly_better < fraction * len(values)
             for name, fraction in fractions.items()}
 
@@ -123,8 +126,9 @@ class Variable(NamedTuple):
     top: dict[str, np.ndarray]
 
     @classmethod
-    def of(cls, values: np.ndarray) -> Variable:
-        return cls(values, ranks(values), top_sets(values))
+    def of(cls, values: np.ndarray, order: np.ndarray | None = None) -> Variable:
+        """``order``: as :func:`ranks`."""
+        return cls(values, ranks(values, order=order), top_sets(values, order=order))
 
 
 def point_statistics(score: np.ndarray, accuracy: np.ndarray,
@@ -174,9 +178,10 @@ def concordance(x: np.ndarray, y: np.ndarray, width: int = 64) -> np.ndarray:
     # table[b, v] = #{p < b·width : ys[p] < v}, b = 0..blocks, v = 0..m
     blocks = -(-n // width)
     table = np.bincount((np.arange(n) // width + 1) * (m + 1) + ys + 1,
-                        minlength=(blocks + 1) * (m + 1)).reshape(blocks + 1, m + 1)
-    np.cumsum(table, axis=0, out=table)
-    np.cumsum(table, axis=1, out=table)
+                        minlength=(blocks + 1) * (m + 1)).astype(np.int32).reshape(blocks + 1,
+                                                                                 m + 1)
+    np.cumsum(table, axis=0, dtype=np.int32, out=table)
+    np.cumsum(table, axis=1, dtype=np.int32, out=table)
     block = below // width
     lt = table[block, ys]
     le = table[block, ys + 1]
@@ -212,22 +217,30 @@ def resample_weights(n: int, resamples: int, rng: np.random.Generator) -> np.nda
 class _Ranked:
     """One variable in every resample (count weights B × n): centred mid-ranks, top sets and
     the tie sums Σ_g W_g², Σ_g W_g³ over tie groups g (an item's copies tie with each other).
-    Everything is computed per tie group (B × groups) and spread to the items by one gather."""
+    Everything is computed per tie group (B × groups); the mid-ranks are spread to the items
+    by one gather. A top set is a suffix of the groups (ascending values), so it is kept as
+    the first group in it (``cut``, per resample) and its weight (``top_weight``)."""
 
-    def __init__(self, values: np.ndarray, weights: np.ndarray) -> None:
-        order = np.argsort(values, kind="stable")
+    def __init__(self, values: np.ndarray, weights: np.ndarray,
+                 order: np.ndarray | None = None) -> None:
+        order = np.argsort(values, kind="stable") if order is None else order
         sorted_values = values[order]
         first = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
         group = np.empty(len(values), dtype=np.intp)  # each item's tie group, ascending values
         group[order] = np.cumsum(first) - 1
-        group_weights = np.add.reduceat(np.take(weights, order, axis=1), np.flatnonzero(first),
-                                        axis=1)  # W_g
+        group_weights = np.take(weights, order, axis=1)  # W_g: one item per group without ties
+        if not first.all():
+            group_weights = np.add.reduceat(group_weights, np.flatnonzero(first), axis=1)
         upto = np.cumsum(group_weights, axis=1)  # Σ of the weights of groups up to g
         total = upto[:, -1:]
         self.total = total[:, 0].astype(float)
-        self.top = {name: np.take((upto > (1 - fraction) * total).astype(weights.dtype), group,
-                                  axis=1) for name, fraction in TOP_FRACTIONS.items()}
-        # ^ fewer than f·N strictly better
+        self.group = group
+        self.cut, self.top_weight = {}, {}
+        for name, fraction in TOP_FRACTIONS.items():  # fewer than f·N strictly better
+            cut = np.count_nonzero(upto <= (1 - fraction) * total, axis=1)
+            below = np.take_along_axis(upto, np.maximum(cut - 1, 0)[:, None], axis=1)[:, 0]
+            self.cut[name] = cut
+            self.top_weight[name] = self.total - np.where(cut > 0, below, 0)
         group_weights = group_weights.astype(float)  # float64: W_g³ and mid-rank products
         centred = group_weights + total  # mid-rank − (N+1)/2 = upto − (W_g + N)/2
         centred *= -0.5
@@ -262,9 +275,12 @@ def bootstrap_statistics(score: np.ndarray, accuracy: np.ndarray, weights: np.nd
     s = h.sum() / 2 + wh - h.sum()  # first-order expansion of Σ_i<j w_i w_j s_ij around w = 1
     out["kendall"] = np.clip(
         s / np.sqrt((rx.total**2 - rx.squares) * (ry.total**2 - ry.squares) / 4), -1, 1)
-    for name in TOP_FRACTIONS:
-        out[name] = (np.einsum("ij,ij,ij->i", weights, rx.top[name], ry.top[name]).astype(float)
-                     / np.einsum("ij,ij->i", weights, rx.top[name]).astype(float))
+    for name in TOP_FRACTIONS:  # weight in both top sets, over the items that can be in both
+        cx, cy = rx.cut[name], ry.cut[name]
+        items = np.flatnonzero((rx.group >= cx.min()) & (ry.group >= cy.min()))
+        both = (rx.group[items] >= cx[:, None]) & (ry.group[items] >= cy[:, None])
+        out[name] = (np.einsum("ij,ij->i", weights[:, items], both.astype(weights.dtype))
+                     .astype(float) / rx.top_weight[name])
     return out
 
 
@@ -313,6 +329,12 @@ def correlation_rows(scores: Mapping[str, Columns], proxies: Sequence[str] | Non
     return rows
 
 
+def _ranked(values: np.ndarray, weights: np.ndarray) -> tuple[Variable, _Ranked]:
+    """``values`` ranked once for the point statistics and for the resamples."""
+    order = np.argsort(values, kind="stable")
+    return Variable.of(values, order), _Ranked(values, weights, order)
+
+
 def _share_rows(units: list[tuple]) -> list[list[dict]]:
     """:func:`_dataset_rows` of each unit of one share."""
     return [_dataset_rows(*unit) for unit in units]
@@ -341,10 +363,9 @@ def _dataset_rows(dataset: str, frame: Columns, proxies: Sequence[str] | None,
             w = weights if keep.all() else weights[:, keep]
             mask = keep.tobytes()
             if mask not in ranked_proxy:
-                values = neg_inf_lowest(score)
-                ranked_proxy[mask] = Variable.of(values), _Ranked(values, w)
+                ranked_proxy[mask] = _ranked(neg_inf_lowest(score), w)
             if (accuracy, mask) not in ranked_accuracy:
-                ranked_accuracy[accuracy, mask] = Variable.of(acc), _Ranked(acc, w)
+                ranked_accuracy[accuracy, mask] = _ranked(acc, w)
             (x, rx), (y, ry) = ranked_proxy[mask], ranked_accuracy[accuracy, mask]
             h = concordance(x.values, y.values)
             point = point_statistics(score, acc, (x, y), h)

@@ -64,6 +64,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "I": ("random", NASWOT), "II": ("random", NASWOT), "III": ("random", SYNFLOW),
     "IV": ("rea", NASWOT), "V": ("rea", SYNFLOW),
 }
+#: The proxies Tables I–V read.
+TABLES_PROXIES: tuple[str, ...] = tuple(dict.fromkeys(proxy for _, proxy in TABLES.values()))
 #: What the study's accuracy numbers are: 12 epochs; the split where the study states it.
 STUDY_ACCURACY: dict[str, tuple[str, ...]] = {
     "I": ("valid_acc_12ep",),
