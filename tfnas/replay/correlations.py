@@ -193,16 +193,18 @@ def concordance(x: np.ndarray, y: np.ndarray, width: int = 64) -> np.ndarray:
     partial[np.arange(width) >= (below % width)[:, None]] = m
     lt += np.count_nonzero(partial < ys[:, None], axis=1)
     le += np.count_nonzero(partial <= ys[:, None], axis=1)
-    sorted_y = np.sort(ys)
-    y_lt = np.searchsorted(sorted_y, ys, side="left")
-    y_gt = n - np.searchsorted(sorted_y, ys, side="right")
-    key = group * (m + 1) + ys  # within an x-tie group, by y
-    sorted_key = np.sort(key)
-    tie_lt = np.searchsorted(sorted_key, key, side="left") - below
-    tie_gt = below + (np.r_[np.flatnonzero(first)[1:], n][group] - below) - np.searchsorted(
-        sorted_key, key, side="right")
+    upto_y = np.cumsum(np.bincount(ys, minlength=m))  # #{j : y_j <= v}
+    y_lt = (upto_y - np.bincount(ys, minlength=m))[ys]
+    y_gt = n - upto_y[ys]
     h = np.empty(n, dtype=np.int64)
-    h[order] = 2 * (lt + le - below) + (y_gt - y_lt) - (tie_gt - tie_lt)
+    h[order] = 2 * (lt + le - below) + (y_gt - y_lt)
+    if not first.all():  # x ties: less the pairs within i's x-tie group
+        key = group * (m + 1) + ys  # within an x-tie group, by y
+        sorted_key = np.sort(key)
+        tie_lt = np.searchsorted(sorted_key, key, side="left") - below
+        tie_gt = np.r_[np.flatnonzero(first)[1:], n][group] - np.searchsorted(
+            sorted_key, key, side="right")
+        h[order] -= tie_gt - tie_lt
     return h
 
 
