@@ -321,8 +321,8 @@ def correlation_rows(scores: Mapping[str, Columns], proxies: Sequence[str] | Non
         by_dataset: dict[str, list[str]] = {}
         for i in np.flatnonzero(core == part):
             by_dataset.setdefault(pairs[i][0], []).append(pairs[i][1])
-        shares.append([(dataset, scores[dataset], proxies, columns, resamples, seed, anchors)
-                       for dataset, columns in by_dataset.items()])
+        shares.append([(dataset, *_numbers(scores[dataset], proxies, columns), columns,
+                        resamples, seed, anchors) for dataset, columns in by_dataset.items()])
     rows = [row for part in fork_map(_share_rows, shares) for rows in part for row in rows]
     if not rows:
         raise ValueError("no (proxy, accuracy) pair has data: score a dataset with `luigi "
@@ -335,6 +335,14 @@ def _ranked(values: np.ndarray, weights: np.ndarray) -> tuple[Variable, _Ranked]
     """``values`` ranked once for the point statistics and for the resamples."""
     order = np.argsort(values, kind="stable")
     return Variable.of(values, order), _Ranked(values, weights, order)
+
+
+def _numbers(frame: Columns, proxies: Sequence[str] | None, accuracies: Sequence[str]
+             ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The columns a share reads (what a forked worker is sent: no strings) and the proxies
+    among them."""
+    names = stored_proxies(frame) if proxies is None else [p for p in proxies if p in frame]
+    return {name: np.asarray(frame[name]) for name in ["arch_code", *names, *accuracies]}, names
 
 
 def _share_rows(units: list[tuple]) -> list[list[dict]]:
