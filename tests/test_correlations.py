@@ -20,6 +20,7 @@ from tfnas.replay.correlations import (
     resample_weights,
     seed_spread,
     top_precision,
+    vote_agreement,
 )
 
 
@@ -236,3 +237,27 @@ def test_numpy_ranks_and_kendall_equal_scipy_stats_with_ties():
         assert kendall_tau_b(lowest, accuracy) == pytest.approx(
             stats.kendalltau(lowest, accuracy).statistic, abs=1e-12)
     assert np.isnan(kendall_tau_b(np.ones(5), np.arange(5.0)))  # a constant variable
+
+
+def test_vote_agreement_is_the_reference_loop_and_one_member_is_kendall():
+    """Abdelfattah et al.'s pairwise majority vote, against their loop over ordered pairs
+    (ties in scores and accuracies, a NaN left out, blocks smaller than n); with one member
+    and no ties it is (1 + τ) / 2."""
+    rng = np.random.default_rng(3)
+    n = 60
+    members = [rng.integers(0, 8, n).astype(float) for _ in range(3)]
+    accuracy = rng.integers(0, 20, n).astype(float)
+    members[1][7] = np.nan  # left out
+    keep = [i for i in range(n) if i != 7]
+    right = total = 0
+    for i in keep:
+        for j in keep:
+            if i == j or accuracy[i] == accuracy[j]:
+                continue
+            up = sum(m[i] - m[j] > 0 for m in members)
+            right += (up >= 1.5) == (accuracy[i] > accuracy[j])
+            total += 1
+    assert vote_agreement(members, accuracy, block=7) == pytest.approx(right / total, abs=1e-15)
+    x, y = rng.normal(size=200), rng.normal(size=200)
+    tau = stats.kendalltau(x, y).statistic
+    assert vote_agreement([x], y) == pytest.approx((1 + tau) / 2, abs=1e-12)

@@ -391,6 +391,32 @@ def _dataset_rows(dataset: str, frame: Columns, proxies: Sequence[str] | None,
     return [found[key] for key in ((a, p) for a in accuracies for p in names) if key in found]
 
 
+def vote_agreement(members: Sequence[np.ndarray], accuracy: np.ndarray, block: int = 512
+                   ) -> float:
+    """Abdelfattah et al.'s "vote" (ICLR 2021; their NAS-Bench-201 notebook, synflow +
+    jacob_cov + snip): over the ordered pairs (i, j) of architectures whose accuracies differ,
+    the share where the majority of ``members`` orders i and j as accuracy does. i is predicted
+    better when at least half of the members score it strictly higher (so a tie votes for j,
+    as in the reference). Chance is 0.5. It is a pairwise agreement rate, not a rank
+    correlation — the 0.82 it is quoted with is not comparable to a Spearman ρ; compare it
+    with one member's own agreement (this function with that member alone). Architectures
+    with a NaN score or accuracy are left out; O(n²) pairs, ``block`` rows at a time."""
+    scores = np.column_stack([np.asarray(m, dtype=float) for m in members])
+    accuracy = np.asarray(accuracy, dtype=float)
+    known = ~np.isnan(scores).any(axis=1) & ~np.isnan(accuracy)
+    scores, accuracy = scores[known], accuracy[known]
+    right = pairs = 0
+    for start in range(0, len(accuracy), block):
+        rows = slice(start, start + block)
+        higher = sum((scores[rows, k, None] > scores[None, :, k]).astype(np.int16)
+                     for k in range(scores.shape[1]))
+        better = accuracy[rows, None] > accuracy[None, :]
+        differ = accuracy[rows, None] != accuracy[None, :]
+        right += np.count_nonzero(((2 * higher >= scores.shape[1]) == better) & differ)
+        pairs += np.count_nonzero(differ)
+    return right / pairs if pairs else np.nan
+
+
 def percentile_interval(resampled: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """The central ``level`` interval of the resampled statistic (NaN resamples dropped)."""
     finite = resampled[np.isfinite(resampled)]
