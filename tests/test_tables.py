@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DATASETS
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import db
@@ -296,6 +296,7 @@ def test_database_errors_are_one_line_and_exit_2(tmp_path, capsys):
                                       "--proxies", "--search-seed", "0", "-1", "1.5", "",
                                       "300000", "naswot", "zzz", "test_acc_12ep", "x" * 500,
                                       "--unique", "--fingerprint"]), max_size=6))
+@example(argv=["--fingerprint", "x" * 500])  # found by CI's run: echoed whole per dataset
 def test_property_random_arguments_never_crash_with_a_traceback(full_db, tmp_path, capsys, argv):
     try:
         status = main(["tables", "--db", str(full_db), "--out", str(tmp_path), "--runs", "2",
