@@ -174,23 +174,23 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
                                       f"{', '.join(ACCURACY_COLUMNS)} FROM arch_accuracies WHERE "
                                       "list_contains($datasets, dataset)",
                           {"datasets": list(datasets)})
-        frames, missing = {}, []
+        found, missing = {}, []
         for number, dataset in enumerate(datasets, start=1):
             mine = rows["d"] == number
             if not mine.any():
                 missing.append(_missing(conn, path, dataset, config, proxies))
                 continue
             theirs = accuracy["d"] == number
-            frames[dataset] = _columns(dataset, {k: v[mine] for k, v in rows.items()}, stored,
+            found[dataset] = _columns(dataset, {k: v[mine] for k, v in rows.items()}, stored,
                                      archs, {k: v[theirs] for k, v in accuracy.items()})
     finally:
         conn.close()
     holds = [i for i, text in enumerate(missing) if "it holds" in text]
-    if not frames:  # one error: the fix for "it holds ..." said once, after the last of them
+    if not found:  # one error: the fix for "it holds ..." said once, after the last of them
         parts = [text + (f"; {PICK}" if holds and i == holds[-1] else "")
                  for i, text in enumerate(missing)]
         raise DatabaseError(f"{path} {' | '.join(parts)}")
-    return Scores(frames, [f"{path} {text}" + (f"; {PICK}" if i in holds else "")
+    return Scores(found, [f"{path} {text}" + (f"; {PICK}" if i in holds else "")
                            for i, text in enumerate(missing)], config, tuple(offered))
 
 

@@ -253,11 +253,8 @@ def cmd_correlations(args: argparse.Namespace) -> int:
     seeds = read_seed_scores(args.db, config_of(args))
     spread = {}  # (dataset, proxy, accuracy) -> the statistics over seeds, where scored so
     if seeds is not None:
-        import pandas as pd
-
-        frames = {dataset: pd.DataFrame(cols) for dataset, cols in columns.items()}
         spread = {(r["dataset"], r["proxy"], r["accuracy"]): r
-                  for r in seed_spread(seeds, frames).to_dict("records")}
+                  for r in seed_spread(seeds, columns).to_dict("records")}
     keys = SPREAD_COLUMNS[3:]
     table = [row | {k: spread.get((row["dataset"], row["proxy"], row["accuracy"]), {}).get(
         k, float("nan")) for k in keys} for row in table]

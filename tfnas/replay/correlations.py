@@ -426,7 +426,7 @@ def percentile_interval(resampled: np.ndarray, level: float = 0.95) -> tuple[flo
     return float(low), float(high)
 
 
-def seed_spread(seed_scores: pd.DataFrame, scores: Mapping[str, pd.DataFrame],
+def seed_spread(seed_scores: pd.DataFrame, scores: Mapping[str, Columns],
                 accuracies: Sequence[str] = ACCURACIES) -> pd.DataFrame:
     """Mean and std (ddof 1) over seeds of every statistic, for each (dataset, proxy) scored
     with two or more seeds, each seed's statistic computed over the SAME architectures: those
@@ -439,7 +439,7 @@ def seed_spread(seed_scores: pd.DataFrame, scores: Mapping[str, pd.DataFrame],
         if group["seed"].nunique() < 2 or dataset not in scores:
             continue
         wide = group.pivot(index="arch_code", columns="seed", values="score").dropna()
-        known = scores[dataset].set_index("arch_code")
+        known = pd.DataFrame(scores[dataset]).set_index("arch_code")
         for accuracy in accuracies:
             acc = known[accuracy].reindex(wide.index).to_numpy(float)
             keep = ~np.isnan(acc)

@@ -176,13 +176,6 @@ class CellSummary:
         return out
 
 
-def summarise_cell(runs: Mapping[str, np.ndarray]) -> list[dict]:
-    """The ``chosen``, ``optimal`` and ``population`` rows of one cell's runs."""
-    summary = CellSummary()
-    summary.add(runs)
-    return summary.rows()
-
-
 def check_options(runs: int, accuracy: str, sizes: Sequence[int] = ()) -> None:
     """One-line ``ValueError`` for arguments no database could satisfy."""
     check_accuracy(accuracy)
@@ -268,7 +261,8 @@ def replay(scores: Mapping[str, Columns],
                     continue
                 cells.append(Cell(key, lookup, rng))
     shares = share([cell.cost for cell in cells], workers())
-    results = fork_map(_replay_share, [([cells[i] for i in group], runs) for group in shares])
+    results = fork_map(_replay_share, [([cells[i] for i in group], runs, rea)
+                                       for group in shares])
     summaries = {i: summary for group, result in zip(shares, results, strict=True)
                  for i, summary in zip(group, result, strict=True)}
     for i, cell in enumerate(cells):  # in plan order, whatever the shares
@@ -276,9 +270,10 @@ def replay(scores: Mapping[str, Columns],
     return done
 
 
-def _replay_share(job: tuple[list[Cell], int]) -> list[CellSummary]:
-    """Each cell's summary of ``runs`` runs (one share of :func:`replay`)."""
-    cells, runs = job
+def _replay_share(job: tuple[list[Cell], int, Mapping[str, int]]) -> list[CellSummary]:
+    """Each cell's summary of ``runs`` runs (one share of :func:`replay`; ``rea``: cycles,
+    population, tournament)."""
+    cells, runs, rea = job
     summaries = [CellSummary() for _ in cells]
     evolving = [i for i, cell in enumerate(cells) if cell.key["search"] == "rea"]
     for chunk in _chunks(runs):
@@ -287,8 +282,6 @@ def _replay_share(job: tuple[list[Cell], int]) -> list[CellSummary]:
                 summaries[i].add(run_columns(cell.lookup, random_picks(
                     cell.lookup, cell.key["n"], chunk, cell.rng)))
         if evolving:
-            first = cells[evolving[0]].key
-            rea = {name: first[name] for name in REA_SETTINGS}
             visited = evolve_together([cells[i].lookup for i in evolving], runs=chunk,
                                       rngs=[cells[i].rng for i in evolving], **rea)
             for i, codes in zip(evolving, visited, strict=True):
