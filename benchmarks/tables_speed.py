@@ -14,7 +14,8 @@ whole registry at once.
     python benchmarks/tables_speed.py [--workdir DIR] [--all-proxies | --proxies a,b,...]
 
 Prints the wall and CPU time of each step, in-process and as the CLI (a fresh interpreter,
-imports included), the sum of the two commands, and writes the CLI's Markdown output to
+imports included), the sum of the two commands, each command's peak resident memory (its own
+process, and its largest forked worker), and writes the CLI's Markdown output to
 DIR/tables.md and DIR/correlations.md.
 """
 
@@ -87,6 +88,22 @@ def build(path: Path, names: list[str]) -> None:
                        [row for p in used for row in p.published_rows()])
 
 
+#: Runs ``tfnas.cli`` as ``python -m`` would, then prints, as the last line of stderr, its peak
+#: RSS (``VmHWM``: this process since its exec; ``ru_maxrss`` would carry over the benchmark's
+#: own peak through fork and exec) and its largest forked worker's ``ru_maxrss`` (KiB; it counts
+#: the pages the worker shares copy-on-write with the command). Linux only.
+PEAK_RSS = """
+import resource, runpy, sys
+sys.argv[0] = "tfnas"
+try:
+    runpy.run_module("tfnas.cli", run_name="__main__", alter_sys=True)
+finally:
+    status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
+    print("peak_rss_kib", status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+          file=sys.stderr)
+"""
+
+
 def clock(label: str, fn):
     """Run ``fn``; print its wall time and CPU time (this process plus finished children).
     CPU time is the steadier number on a machine shared with other jobs."""
@@ -133,14 +150,20 @@ def main() -> None:
 
     print("command line (fresh interpreter each, imports included):")
     total = 0.0
+    peaks = []
     for command, output in (("tables", "tables.md"), ("correlations", "correlations.md")):
-        argv = [sys.executable, "-m", "tfnas.cli", command, "--db", str(path), "--out",
+        argv = [sys.executable, "-c", PEAK_RSS, command, "--db", str(path), "--out",
                 str(workdir / command)]
         with open(workdir / output, "w") as out:
-            _, wall = clock(f"  tfnas {command}", lambda argv=argv, out=out: subprocess.run(
-                argv, stdout=out, check=True, cwd=ROOT))
+            run, wall = clock(f"  tfnas {command}", lambda argv=argv, out=out: subprocess.run(
+                argv, stdout=out, stderr=subprocess.PIPE, text=True, check=True, cwd=ROOT))
         total += wall
+        own, worker = run.stderr.strip().splitlines()[-1].split()[-2:]
+        peaks.append(f"  tfnas {command}: {int(own) / 1024:.0f} MiB, largest worker "
+                     f"{int(worker) / 1024:.0f} MiB")
     print(f"{'  tfnas tables + tfnas correlations':<52} {total:6.2f} s wall")
+    print("peak resident memory (the command's VmHWM; its largest worker's ru_maxrss):",
+          *peaks, sep="\n")
     clock("  python -c 'import tfnas.cli' (startup alone)", lambda: subprocess.run(
         [sys.executable, "-c", "import tfnas.cli"], check=True, cwd=ROOT))
     print(f"outputs: {workdir / 'tables.md'}, {workdir / 'correlations.md'}")
