@@ -53,7 +53,7 @@ for d, batch in (("cifar10", 128), ("ImageNet16-120", 120)):
     if d in got:
         parts[d].append(got[d].dropna(axis=1, how="all"))
 bundle = read_scores(BUNDLE, ScoringConfig(), DATASETS, None).frames
-rows, ens_rows = [], []
+rows, ens_rows, merged_by = [], [], {}
 for d in DATASETS:
     if not parts[d]:
         continue
@@ -67,6 +67,7 @@ for d in DATASETS:
         c for c in base.columns if c not in merged.columns and not c.startswith("ens_")
     ]
     merged = merged.merge(base[cols], on="arch_code", how="left")
+    merged_by[d] = merged
     names = sorted(
         c[:-8] for c in merged.columns if c.endswith("_seconds") and not c.startswith("ens_")
     )
@@ -122,6 +123,21 @@ for d in DATASETS:
             )
 print(markdown_table(pd.DataFrame(rows).sort_values(["dataset", "proxy"]).astype(str)
                      .to_dict("list")))
+# How much of a score is the architecture: the same architectures scored on both datasets
+# (other images, other classes, the same seeded initialisation) rank alike when the score is a
+# property of the architecture, and unlike when it is mostly the draw.
+if len(merged_by) == 2:
+    c10, in16 = (merged_by[d].set_index("arch_code") for d in DATASETS)
+    agree = []
+    for name in sorted(set(c10.columns) & set(in16.columns)):
+        if name + "_seconds" not in c10.columns or name.startswith("ens_"):
+            continue
+        both = pd.concat([c10[name], in16[name]], axis=1, join="inner").dropna()
+        if len(both) > 1 and both.iloc[:, 0].nunique() > 1 and both.iloc[:, 1].nunique() > 1:
+            agree.append({"proxy": name, "n": len(both), "rho(CIFAR-10 score, ImageNet16-120 "
+                          "score)": f"{stats.spearmanr(both.iloc[:, 0], both.iloc[:, 1])[0]:.3f}"})
+    print("\nScores of the same architectures on the two datasets:")
+    print(markdown_table(pd.DataFrame(agree).astype(str).to_dict("list")))
 ens = pd.DataFrame(ens_rows)
 if len(ens):
     for d, g in ens.groupby("dataset"):
