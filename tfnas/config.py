@@ -77,11 +77,10 @@ class ScoringConfig:
         """E.g. ``seed 0, batch 128, no augmentation`` (+ ``, images 6e7a9c56…``)."""
         text = (f"seed {self.seed}, batch {self.batch_size}, "
                 f"{'augmented' if self.augment else 'no augmentation'}")
-        if not self.fingerprint:
-            return text
         # a fingerprint is 16 hex digits; a mistyped 500-character one is not echoed whole
-        fingerprint = self.fingerprint
-        return f"{text}, images {fingerprint if len(fingerprint) <= 20 else fingerprint[:16] + '…'}"
+        shown = self.fingerprint or ""
+        shown = shown if len(shown) <= 20 else shown[:16] + "…"
+        return text + (f", images {shown}" if shown else "")
 
     def pipeline_flags(self) -> str:
         """The flags that make ``luigi --module pipeline ScoreAll`` score this configuration

@@ -434,14 +434,16 @@ def seed_spread(seed_scores: pd.DataFrame, scores: Mapping[str, Columns],
     proxy, seed, arch_code, score); accuracies come from ``scores``."""
     import pandas as pd
 
+    known = {dataset: pd.DataFrame({name: np.asarray(cols[name]) for name in accuracies},
+                                   index=np.asarray(cols["arch_code"]))
+             for dataset, cols in scores.items() if dataset in set(seed_scores["dataset"])}
     rows = []
     for (dataset, proxy), group in seed_scores.groupby(["dataset", "proxy"], sort=False):
-        if group["seed"].nunique() < 2 or dataset not in scores:
+        if group["seed"].nunique() < 2 or dataset not in known:
             continue
         wide = group.pivot(index="arch_code", columns="seed", values="score").dropna()
-        known = pd.DataFrame(scores[dataset]).set_index("arch_code")
         for accuracy in accuracies:
-            acc = known[accuracy].reindex(wide.index).to_numpy(float)
+            acc = known[dataset][accuracy].reindex(wide.index).to_numpy(float)
             keep = ~np.isnan(acc)
             if keep.sum() < 3:
                 continue
