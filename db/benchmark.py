@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from db.connection import insert_frame
 from db.schema import DATASETS, EPOCHS, TRAINING_RUNS, ensure_schema
+from tfnas.config import torch_home
 from tfnas.messages import one_line, shorten
 from tfnas.space import NUM_ARCHS, parse_arch
 
@@ -67,8 +68,7 @@ class Benchmark(NamedTuple):
 
 def default_benchmark_dir() -> Path:
     """``$TORCH_HOME/NATS-tss-v1_0-3ffb9-simple`` (TORCH_HOME defaults to ``~/.torch``)."""
-    torch_home = os.environ.get("TORCH_HOME") or Path.home() / ".torch"
-    return Path(torch_home).expanduser() / f"{NATS_TSS}-simple"
+    return torch_home() / f"{NATS_TSS}-simple"
 
 
 def default_source() -> Path:

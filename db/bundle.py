@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from db.connection import DatabaseError, open_read_only, writing
 from db.schema import ensure_schema, register_proxies
 from db.shards import SHARD_SCHEMA
+from db.sql import quote
 from tfnas.config import DEFAULT, NO_DATA
 from tfnas.space import NUM_ARCHS
 
@@ -92,7 +93,8 @@ def export_bundle(database: str | os.PathLike, out: str | os.PathLike,
     Kept: every (dataset, proxy) of the default configuration scored over all 15,625
     architectures, where a proxy that reads images (per ``proxies``' ``reads``) read exactly
     the images of ``images[dataset]`` (``{"fingerprint", "file", "description"}``); data-free
-    proxies from any one run (the data-free run first, else the latest).
+    proxies from any one run (the data-free run first, else the latest), stored under ``none``
+    as the pipeline stores them (a run with images once keyed them by those images).
     """
     reads = {row["proxy"]: "images" in row["reads"] for row in proxies}
     conn = open_read_only(database)
@@ -117,8 +119,14 @@ def export_bundle(database: str | os.PathLike, out: str | os.PathLike,
                 keep.append((dataset, proxy, options.iloc[0]["data_fingerprint"]))
         chosen = pd.DataFrame(keep, columns=["dataset", "proxy", "data_fingerprint"])
         conn.register("_chosen", chosen)
+        data_free = ", ".join(quote(p) for p, reads_images in reads.items()
+                              if not reads_images) or "NULL"
+        columns = ", ".join(
+            f"CASE WHEN proxy IN ({data_free}) THEN {quote(NO_DATA)} ELSE data_fingerprint END "
+            "AS data_fingerprint" if name == "data_fingerprint" else name
+            for name in SHARD_SCHEMA.names)
         rows = conn.sql(
-            f"SELECT {', '.join(SHARD_SCHEMA.names)} FROM proxy_scores JOIN _chosen "
+            f"SELECT {columns} FROM proxy_scores JOIN _chosen "
             "USING (dataset, proxy, data_fingerprint) WHERE seed = $seed AND batch_size = $batch "
             "AND augment = $augment ORDER BY dataset, proxy, arch_code",
             params={"seed": DEFAULT.seed, "batch": DEFAULT.batch_size,

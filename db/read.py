@@ -22,7 +22,7 @@ import numpy as np
 
 from db.connection import DatabaseError, explain, init_hint, open_read_only
 from db.sql import ACCURACY_COLUMNS, configuration_rows_sql, configuration_sql
-from tfnas.config import DEFAULT, ScoringConfig
+from tfnas.config import DEFAULT, NO_DATA, ScoringConfig
 from tfnas.datasets import DATASETS
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
@@ -111,8 +111,8 @@ def _missing(conn: duckdb.DuckDBPyConnection, path: Path, dataset: str,
     held = configurations(conn, path, dataset)
     same = held[(held["seed"] == config.seed) & (held["batch_size"] == config.batch_size)
                 & (held["augment"] == config.augment)
-                & ((held["data_fingerprint"] == config.fingerprint) if config.fingerprint
-                   else True)]
+                & (held["data_fingerprint"].isin([config.fingerprint, NO_DATA])
+                   if config.fingerprint else True)]
     if asked is not None and not same.empty:
         has = sorted(set(",".join(same["proxies"]).split(",")))
         return (f"has no {', '.join(asked)} scores for {dataset}, {config.describe()}; for "

@@ -125,8 +125,8 @@ def check_rows(table: pa.Table, task: ShardTask, path: Path) -> None:
         missing, extra = len(wanted - set(pairs)), len(set(pairs) - wanted)
         raise bad(f"lacks {missing} and has {extra} foreign (architecture, proxy) rows")
     scores = table.column("score").to_pylist()
-    if any(score != score for score in scores):
-        raise bad("has a NaN score")
+    if any(score != score or score == float("inf") for score in scores):
+        raise bad("has a NaN or +inf score")
     if any(not (s >= 0 and s != float("inf")) for s in table.column("seconds").to_pylist()):
         raise bad("has a negative or infinite time")
     for name in ("device", "tfnas_version", "created_at"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tfnas.config import DEFAULT, ScoringConfig
+from tfnas.config import DEFAULT, NO_DATA, ScoringConfig
 from tfnas.ensembles import METHODS
 
 HIGHER_IS_BETTER = ("higher is better for every proxy (what each number is: the proxies "
@@ -58,12 +58,16 @@ LEFT JOIN arch_accuracies acc USING (dataset, arch_code)
 def _chosen_images(config: ScoringConfig) -> tuple[str, str]:
     """(WHERE clause of the configuration, WITH clause ``images``: the (dataset, proxy,
     data_fingerprint) read) — per (dataset, proxy) ONE set of images: ``config.fingerprint``
-    if given, else the fingerprint covering the most architectures (ties: the latest scored)."""
+    if given (data-free proxies, stored under ``none``, are read beside it), else the
+    fingerprint covering the most architectures (ties: the latest scored)."""
     where = (f"seed = {config.seed} AND batch_size = {config.batch_size} "
              f"AND augment = {config.augment}")
-    chosen = (f"WHERE data_fingerprint = {quote(config.fingerprint)}" if config.fingerprint
-              else "QUALIFY row_number() OVER (PARTITION BY dataset, proxy "
-                   "ORDER BY n DESC, latest DESC, data_fingerprint) = 1")
+    given = ("" if not config.fingerprint else
+             f"WHERE data_fingerprint IN ({quote(config.fingerprint)}, {quote(NO_DATA)})\n    ")
+    first = (f"data_fingerprint = {quote(config.fingerprint)} DESC, " if config.fingerprint
+             else "")
+    chosen = (f"{given}QUALIFY row_number() OVER (PARTITION BY dataset, proxy "
+              f"ORDER BY {first}n DESC, latest DESC, data_fingerprint) = 1")
     return where, f"""
 WITH coverage AS (
     SELECT dataset, proxy, data_fingerprint, count(*) AS n, max(created_at) AS latest

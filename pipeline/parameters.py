@@ -10,6 +10,7 @@ seeds sorted), so the order typed does not change a task's identity.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -80,6 +81,15 @@ def in_range(low: int, high: int | None = None) -> Callable[[Any, str], int]:
             raise ValueError(f"{flag} must be an integer {bound}, got {shorten(value)}")
         return number
     return check
+
+
+def device_name(value: Any, flag: str) -> str:
+    """A check: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (whether that device is
+    there is checked where the shard scores: asking CUDA here would initialise it before
+    Luigi forks its workers)."""
+    if not isinstance(value, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+        raise ValueError(f"{flag} must be auto, cpu, cuda, cuda:N or mps, got {shorten(value)}")
+    return value
 
 
 def known_dataset(value: Any, flag: str) -> str:

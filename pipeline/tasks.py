@@ -10,7 +10,9 @@ Outputs live beside the database (``--db``, default ``out/tfnas.duckdb``)::
     out/summaries/<dataset>-<run>.txt                         what ScoreAll loaded
 
 Identity comes from content: a shard's task is (dataset, proxies, seed, batch size,
-augmentation, the fingerprint of the images actually read, the exact architectures), and
+augmentation, the fingerprint of what its proxies actually read — ``none``, the images, or the
+images and their labels: proxies that read different things are scored in different shards —
+the exact architectures), and
 ``<run>`` is a hash of it — never the data path as typed, ``--device`` or ``--threads``
 (switching to a GPU reuses every finished shard). A shard is complete only when its file
 proves it holds exactly its task's rows (:mod:`db.shards`); ``ImportBenchmark`` and
@@ -28,6 +30,7 @@ import pandas as pd
 
 import db
 from db.benchmark import check_source, default_source, is_imported, source_label
+from db.connection import DatabaseError, open_read_only
 from db.load import stored_rows
 from db.shards import ShardError, ShardTask, read_shard, shard_tasks, write_shard
 from pipeline.parameters import (
@@ -37,6 +40,7 @@ from pipeline.parameters import (
     OptionalInteger,
     OptionalText,
     Text,
+    device_name,
     in_range,
     known_dataset,
     proxy_list,
@@ -45,7 +49,7 @@ from pipeline.parameters import (
 )
 from pipeline.shards import check_writable, resolve_device, score_shard, select_archs
 from tfnas import proxies
-from tfnas.config import DEFAULT, NO_DATA, SEED_MAX, STUDY_PROXIES, ScoringConfig
+from tfnas.config import DEFAULT, DEFAULT_DB, NO_DATA, SEED_MAX, STUDY_PROXIES, ScoringConfig
 from tfnas.datasets import (
     check_labels,
     choose_images,
@@ -60,7 +64,7 @@ from tfnas.proxies import IMAGES, LABELS, ScoringRun
 class _Out(luigi.Task):
     """``--db``: the DuckDB file; shards and summaries go in its folder."""
 
-    db = Text(flag="--db", default="out/tfnas.duckdb", description="DuckDB file (created)")
+    db = Text(flag="--db", default=DEFAULT_DB, description="DuckDB file (created)")
 
     def __init__(self, *args, **kwargs) -> None:
         refuse_empty_flags(type(self))
@@ -133,7 +137,7 @@ class _Run(_Out):
     data = OptionalText(flag="--data", default=None, significant=False,
                         description="dataset root or .npz (default $TORCH_HOME/cifar.python); "
                                     "the images' fingerprint, not the path, identifies a run")
-    device = Text(flag="--device", default="auto", significant=False,
+    device = Text(flag="--device", check=device_name, default="auto", significant=False,
                   description="auto (cuda if available), cpu, cuda, cuda:1, …")
     threads = Integer(flag="--threads", check=in_range(0), default=0, significant=False,
                       description="torch threads per worker (0: cores / workers)")
@@ -161,8 +165,9 @@ class _Run(_Out):
 
 
 class ScoreShard(_Run):
-    """Shard ``shard`` of ``num_shards()``: codes ``[shard::n]`` scored with one seed, on the
-    images whose fingerprint is ``fingerprint`` (``none`` when no proxy reads images)."""
+    """Shard ``shard`` of ``num_shards()``: codes ``[shard::n]`` scored with one seed by proxies
+    that read the same things, ``fingerprint`` being that of what they read
+    (:func:`tfnas.proxies.read_fingerprint`; ``none`` when they read no images)."""
 
     seed = Integer(flag="--seed", check=in_range(0, SEED_MAX), default=DEFAULT.seed)
     shard = Integer(flag="--shard", check=in_range(0))
@@ -207,10 +212,11 @@ class ScoreShard(_Run):
         batch = None
         if IMAGES in self.reads():
             batch = sample_batch(self.spec, self.data_path(), self.config(self.seed))
-            if batch.fingerprint != self.fingerprint:
+            read = proxies.read_fingerprint(self.reads(), batch.fingerprint, batch.labels)
+            if read != self.fingerprint:
                 raise ValueError(f"the images in {self.data_path()} changed since the run was "
-                                 f"planned (fingerprint {batch.fingerprint}, planned "
-                                 f"{self.fingerprint}); run the command again")
+                                 f"planned (fingerprint {read}, planned {self.fingerprint}); "
+                                 "run the command again")
         run = ScoringRun(self.spec, self.seed, str(device), batch, self.batch_size)
         table = score_shard(self.task(), run,
                             desc=f"{self.dataset} seed {self.seed} shard {self.shard}")
@@ -233,40 +239,57 @@ class ScoreAll(_Run):
         self._checked: tuple | None = None
         self.fingerprints  # noqa: B018 (checks every input now: one line before any work)
 
+    def groups(self) -> dict[frozenset[str], tuple[str, ...]]:
+        """The proxies by what they read (:attr:`Proxy.reads`). Each group is scored in its own
+        shards, keyed by the fingerprint of what it read (:func:`tfnas.proxies.read_fingerprint`):
+        a data-free score is stored under ``none`` whatever images the run had, a loss under
+        its images and labels."""
+        groups: dict[frozenset[str], list[str]] = {}
+        for name in self.proxies:
+            groups.setdefault(frozenset(proxies.get(name).reads), []).append(name)
+        return {reads: tuple(names) for reads, names in groups.items()}
+
     @property
-    def fingerprints(self) -> dict[int, str]:
-        """Each seed's image fingerprint, recomputed when the data files change (Luigi keeps
-        one instance per parameter set, so a later build in this process must not reuse the
-        images of an earlier one)."""
+    def fingerprints(self) -> dict[int, dict[frozenset[str], str]]:
+        """Per seed, each group's fingerprint (:meth:`groups`), recomputed when the data files
+        change (Luigi keeps one instance per parameter set, so a later build in this process
+        must not reuse the images of an earlier one)."""
         signature = _files_signature(self.data_path()) if IMAGES in self.reads() else None
         if self._checked is None or self._checked[0] != signature:
             self._checked = (signature, self.check_inputs())
         return self._checked[1]
 
-    def check_inputs(self) -> dict[int, str]:
+    def check_inputs(self) -> dict[int, dict[frozenset[str], str]]:
         """Fail with one line before any work (bad archs, unwritable output folder, bad
-        benchmark, missing or unusable images); return each seed's image fingerprint."""
+        benchmark, missing or unusable images); return each seed's group fingerprints."""
         self.arch_codes()
+        proxies.check_batch_size(self.proxies, self.batch_size)
         check_writable(self.out_dir)
+        check_database(self.db_path)
         importer = ImportBenchmark(db=self.db, benchmark=self.benchmark)
         if not importer.complete():
             check_source(importer.source())
+        groups = self.groups()
         if IMAGES not in self.reads():
-            return dict.fromkeys(self.seeds, NO_DATA)
+            return {seed: dict.fromkeys(groups, NO_DATA) for seed in self.seeds}
         # numpy only: torch ops here would start OpenMP threads, and GNU OpenMP hangs in the
         # task processes Luigi forks after that (--workers > 1).
         x, y = load_images(self.spec, self.data_path())
         fingerprints = {}
         for seed in self.seeds:
-            _, labels, fingerprints[seed] = choose_images(self.spec, x, y, self.config(seed))
+            _, labels, images = choose_images(self.spec, x, y, self.config(seed))
             label_readers = [p for p in self.proxies if LABELS in proxies.get(p).reads]
             if label_readers:
                 check_labels(self.spec, labels, label_readers)
+            fingerprints[seed] = {reads: proxies.read_fingerprint(reads, images, labels)
+                                  for reads in groups}
         return fingerprints
 
     def shard_tasks(self) -> list[ScoreShard]:
-        return [self.clone(ScoreShard, seed=seed, shard=i, fingerprint=self.fingerprints[seed])
-                for seed in self.seeds for i in range(self.num_shards())]
+        return [self.clone(ScoreShard, proxies=names, seed=seed, shard=i,
+                           fingerprint=self.fingerprints[seed][reads])
+                for seed in self.seeds for reads, names in self.groups().items()
+                for i in range(self.num_shards())]
 
     def requires(self) -> dict:
         return {"benchmark": self.clone(ImportBenchmark), "shards": self.shard_tasks()}
@@ -291,7 +314,8 @@ class ScoreAll(_Run):
         if stored_rows(self.db_path, self.tasks()) != sum(
                 len(t.arch_codes) * len(t.proxies) for t in self.tasks()):
             raise RuntimeError(f"{self.db_path} does not hold every row after the load")
-        config = ", ".join(f"seed {s}: images {f}" for s, f in self.fingerprints.items())
+        config = ", ".join(f"seed {s}: images {', '.join(sorted(set(f.values())))}"
+                           for s, f in self.fingerprints.items())
         text = (f"{self.dataset}: {inserted} new rows in {self.db_path} ({config}; batch "
                 f"{self.batch_size}; benchmark "
                 f"{source_label(self.requires()['benchmark'].source())})\n"
@@ -301,6 +325,19 @@ class ScoreAll(_Run):
         summary = self.out_dir / "summaries" / f"{self.dataset}-{first.name}.txt"
         summary.parent.mkdir(parents=True, exist_ok=True)
         summary.write_text(text + "\n")
+
+
+def check_database(path: Path) -> None:
+    """One line now, not after hours of scoring, when ``path`` exists but is not a DuckDB
+    database (a folder, another file, a corrupt one); a lock held by another writer passes
+    (it may be released by the time the shards are scored)."""
+    if not path.exists():
+        return
+    try:
+        open_read_only(path).close()
+    except DatabaseError as err:
+        if "locked by another process" not in str(err):
+            raise
 
 
 def _files_signature(path: Path) -> tuple:

@@ -116,7 +116,13 @@ def test_any_registered_proxy_can_be_asked_for(capsys, tmp_path, monkeypatch):
     (["--arch", MIXED, "--dataset", "imagenet"], "valid datasets: cifar10, cifar100, "
                                                  "ImageNet16-120"),
     (["--arch", MIXED, "--data", "{tmp}/missing"], "cannot reach http://127.0.0.1:9/"),
+    (["--arch", MIXED, "--data", "{tmp}"], "cannot reach http://127.0.0.1:9/"),
+    (["--arch", MIXED, "--data", "{tmp}/notes.txt"], "--data {tmp}/notes.txt is a file but not "
+                                                     "an .npz sample; give the dataset's root "
+                                                     "folder or an .npz file"),
     (["--arch", MIXED, "--batch-size", "17"], "at most 16"),
+    (["--arch", MIXED, "--batch-size", "1"], "--batch-size 1 is too small for naswot: it "
+                                             "compares the images of a batch"),
     ([], "no architecture given"),
     (["--archs-file", "{tmp}/none.txt"], "--archs-file {tmp}/none.txt does not exist"),
     (["--arch", MIXED, "--seed", "zero"], "argument --seed: must be an integer in "
@@ -130,6 +136,7 @@ def test_any_registered_proxy_can_be_asked_for(capsys, tmp_path, monkeypatch):
 ])
 def test_errors_are_one_line_and_exit_2(capsys, images, tmp_path, argv, message):
     argv = [a.format(tmp=tmp_path) for a in argv]
+    (tmp_path / "notes.txt").write_text("not images\n")
     base = ["score", "--dataset", "cifar10", "--data", str(images["cifar"])]
     code, out, err = run(capsys, *base, *argv)
     assert code == 2 and out == []

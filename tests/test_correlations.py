@@ -1,6 +1,8 @@
 """Proxy–accuracy correlations with bootstrap intervals (tfnas.replay.correlations), and
 ``tfnas correlations``."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,8 +68,11 @@ def test_point_statistics_follow_the_stated_conventions():
     score, accuracy = tied_sample(400)
     finite = np.isfinite(score)
     point = point_statistics(score, accuracy)
-    lowest = np.where(finite, score, score[finite].min() - 1)
-    np.testing.assert_array_equal(neg_inf_lowest(score), lowest)
+    lowest = neg_inf_lowest(score)
+    np.testing.assert_array_equal(lowest[finite], score[finite])
+    assert len(set(lowest[~finite])) == 1 and lowest[~finite][0] < score[finite].min()
+    huge = np.array([-1e17, -math.inf, 3.0])  # min - 1 would be -1e17 itself: a tie
+    assert stats.rankdata(neg_inf_lowest(huge)).tolist() == [2, 1, 3]
     assert point["pearson"] == pytest.approx(np.corrcoef(score[finite], accuracy[finite])[0, 1])
     assert point["spearman"] == pytest.approx(stats.spearmanr(lowest, accuracy).statistic)
     assert point["kendall"] == pytest.approx(stats.kendalltau(lowest, accuracy).statistic)

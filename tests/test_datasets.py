@@ -6,16 +6,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tfnas.config import ScoringConfig
+from tfnas.config import NO_DATA, ScoringConfig
 from tfnas.datasets import (
     DATASETS,
     Batch,
     dataset_spec,
     default_data_root,
+    labelled_fingerprint,
     load_images,
     sample_batch,
 )
+from tfnas.proxies import IMAGES, LABELS, read_fingerprint
 
 
 def load(dataset: str, path, split: str = "train"):
@@ -213,6 +217,28 @@ def test_fingerprint_depends_on_images_and_augment_flag_not_on_file(tmp_path):
     augmented = batch_of("cifar10", tmp_path, batch_size=20, seed=5, augment=True)
     assert from_pickles.fingerprint == from_npz.fingerprint
     assert augmented.fingerprint != from_pickles.fingerprint
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=st.lists(st.integers(-1, 119), min_size=1, max_size=64), data=st.data())
+def test_a_score_is_keyed_by_exactly_what_its_proxy_read(labels, data):
+    """Data-free: 'none'; images: the images' fingerprint; labels too: a fingerprint that
+    changes with any one label and with the images, whatever the labels' integer dtype."""
+    labels = np.array(labels)
+    images = "0123456789abcdef"
+    assert read_fingerprint(frozenset(), images, labels) == NO_DATA
+    assert read_fingerprint(frozenset(), None, None) == NO_DATA
+    assert read_fingerprint({IMAGES}, images, labels) == images
+    both = read_fingerprint({IMAGES, LABELS}, images, labels)
+    assert both == labelled_fingerprint(images, labels.astype(np.int16))
+    assert len(both) == 16 and both not in (images, NO_DATA)
+    changed = labels.copy()
+    at = data.draw(st.integers(0, len(labels) - 1))
+    changed[at] = data.draw(st.integers(-1, 119).filter(lambda v: v != labels[at]))
+    assert read_fingerprint({IMAGES, LABELS}, images, changed) != both
+    assert read_fingerprint({IMAGES, LABELS}, images[::-1], labels) != both
+    with pytest.raises(ValueError, match="reads images, but the run has no image batch"):
+        read_fingerprint({IMAGES}, None, None)
 
 
 def unnormalise(images: torch.Tensor, dataset: str) -> np.ndarray:

@@ -211,6 +211,8 @@ def test_views_read_one_configuration_and_one_set_of_images(engine, tmp_path):
     # asking for the newer images, or another configuration, reads those rows
     newer = read_arch_scores(path, "cifar10", ScoringConfig(fingerprint="newer"))
     assert newer["arch_code"].tolist() == [1] and newer.loc[0, "naswot"] == 5.0
+    # ... beside the data-free proxies (stored under 'none'), not synflow's other images
+    assert newer.loc[0, "params"] == 1531546.0 and np.isnan(newer.loc[0, "synflow"])
     seed1 = read_arch_scores(path, "cifar10", ScoringConfig(seed=1))
     assert seed1["arch_code"].tolist() == [1, 4] and (seed1["naswot"] == 100.0).all()
     assert read_arch_scores(path, "cifar10", ScoringConfig(augment=True))["naswot"].tolist() \

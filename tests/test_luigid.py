@@ -84,14 +84,16 @@ def test_two_workers_share_the_shards_through_luigid(tmp_path):
     for worker, (_, err) in zip(workers, results, strict=True):
         assert worker.returncode == 0, err[-3000:]
     summaries = [err for _, err in results]
-    assert sum(ran(s, "ScoreShard") for s in summaries) == 8  # each shard run once, in all
+    # 8 shards of naswot (reads images) and 8 of synflow (data-free), each run once, in all
+    assert sum(ran(s, "ScoreShard") for s in summaries) == 16
     assert sum(ran(s, "ScoreAll") for s in summaries) == 1
 
     files = shard_files(out)
-    assert len(files) == 8
-    codes = [pq.read_table(f, columns=["arch_code"])["arch_code"].to_pylist() for f in files]
-    per_file = [set(c) for c in codes]
-    assert all(len(c) == 2 * len(s) for c, s in zip(codes, per_file, strict=True))  # 2 proxies
-    assert sum(map(len, per_file)) == 24  # no architecture in two shard files
-    assert sorted(set().union(*per_file)) == select_archs(limit=24)
+    assert len(files) == 16
+    tables = [pq.read_table(f, columns=["arch_code", "proxy"]).to_pydict() for f in files]
+    for proxy in ("naswot", "synflow"):
+        per_file = [set(t["arch_code"]) for t in tables if set(t["proxy"]) == {proxy}]
+        assert len(per_file) == 8
+        assert sum(map(len, per_file)) == 24  # no architecture in two of its shard files
+        assert sorted(set().union(*per_file)) == select_archs(limit=24)
     assert_table_complete(out / "t.duckdb", select_archs(limit=24), proxies=2)

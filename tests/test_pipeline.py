@@ -27,8 +27,9 @@ from db.read import read_arch_scores
 from pipeline import ScoreAll, ScoreShard
 from pipeline.parameters import CommaList, proxy_list, seed_list
 from pipeline.shards import select_archs
+from tfnas.config import NO_DATA, ScoringConfig
 from tfnas.costs import arch_flops, arch_params
-from tfnas.datasets import dataset_spec, sample_batch
+from tfnas.datasets import dataset_spec, labelled_fingerprint, sample_batch
 from tfnas.proxies import ScoringRun
 from tfnas.scoring import score_arch
 from tfnas.space import NUM_ARCHS, Arch
@@ -186,14 +187,15 @@ def test_naswot_synflow_shards_hold_the_library_scores(tmp_path):
     build(ScoreAll(db=str(out / "t.duckdb"), dataset="cifar10", proxies="naswot,synflow",
                    seeds="0,1", data=str(images), batch_size=8, limit=3, shards=2,
                    device="cpu"))
-    rows = pd.concat(pq.read_table(f).to_pandas() for f in shard_files(out))
+    files = shard_files(out)
+    assert len(files) == 2 * 2 * 2  # shards × seeds × (images: naswot; data-free: synflow)
+    rows = pd.concat(pq.read_table(f).to_pandas() for f in files)
     assert len(rows) == 3 * 2 * 2  # archs × proxies × seeds
     spec = dataset_spec("cifar10")
     for seed, group in rows.groupby("seed"):
-        from tfnas.config import ScoringConfig
-
         batch = sample_batch(spec, images, ScoringConfig(int(seed), 8))
-        assert set(group["data_fingerprint"]) == {batch.fingerprint}
+        fingerprints = group.groupby("proxy")["data_fingerprint"].unique().map(list).to_dict()
+        assert fingerprints == {"naswot": [batch.fingerprint], "synflow": [NO_DATA]}
         run = ScoringRun(spec, int(seed), "cpu", batch)
         for code, arch_rows in group.groupby("arch_code"):
             expected = score_arch(Arch.from_code(code), run, ("naswot", "synflow"))
@@ -206,6 +208,39 @@ def test_naswot_synflow_shards_hold_the_library_scores(tmp_path):
 def _run(tmp_path, **change) -> ScoreAll:
     return ScoreAll(**{"db": str(tmp_path / "out" / "t.duckdb"), "dataset": "cifar10",
                        "proxies": "params,flops", "limit": 40, "shards": 4, **change})
+
+
+def test_each_row_is_keyed_by_what_its_proxy_read(tmp_path):
+    """synflow (data-free) under 'none', naswot under its images, grad_norm under its images and
+    labels: new labels rescore grad_norm only, and synflow rows already stored by a data-free
+    run are the same rows, not duplicates."""
+    db_path = tmp_path / "out" / "t.duckdb"
+    build(ScoreAll(db=str(db_path), dataset="cifar10", proxies="synflow", batch_size=8,
+                   limit=2, shards=1))
+    images = write_images(tmp_path / "images.npz")
+    run = dict(db=str(db_path), dataset="cifar10", proxies="grad_norm,naswot,synflow",
+               data=str(images), batch_size=8, limit=2, shards=1, device="cpu")
+    build(ScoreAll(**run))
+    batch = sample_batch(dataset_spec("cifar10"), images, ScoringConfig(batch_size=8))
+    assert batch.labelled_fingerprint == labelled_fingerprint(batch.fingerprint,
+                                                              batch.labels.numpy())
+    first = stored(db_path).groupby("proxy")["data_fingerprint"].unique().map(list).to_dict()
+    assert first == {"naswot": [batch.fingerprint], "synflow": [NO_DATA],
+                     "grad_norm": [batch.labelled_fingerprint]}
+    assert len(stored(db_path)) == 2 * 3
+
+    with np.load(images) as npz:  # the same images, every label changed
+        x, y = npz["x"], npz["y"].copy()
+    y[:] = (y + 1) % 10
+    np.savez(images, x=x, y=y)
+    relabelled = sample_batch(dataset_spec("cifar10"), images, ScoringConfig(batch_size=8))
+    assert relabelled.fingerprint == batch.fingerprint
+    assert relabelled.labelled_fingerprint != batch.labelled_fingerprint
+    build(ScoreAll(**run))
+    rows = stored(db_path)
+    assert len(rows) == 2 * 4  # only grad_norm scored again, under the new labels
+    assert set(rows.loc[rows["proxy"] == "grad_norm", "data_fingerprint"]) == {
+        batch.labelled_fingerprint, relabelled.labelled_fingerprint}
 
 
 def test_a_foreign_or_swapped_shard_is_recomputed_not_loaded(tmp_path):
@@ -311,6 +346,8 @@ def test_cli_as_typed_and_one_line_input_errors(tmp_path):
     assert len(before) == 2
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
+    not_duckdb = tmp_path / "notes.duckdb"
+    not_duckdb.write_text("not a database\n" * 1000)
     broken = tmp_path / "broken.csv"
     pd.read_csv(REPO.parent / "shared" / "data" / "nats_tss_accuracy.csv").head(100).to_csv(
         broken, index=False) if (REPO.parent / "shared").is_dir() else broken.write_text(
@@ -324,6 +361,13 @@ def test_cli_as_typed_and_one_line_input_errors(tmp_path):
         (["--dataset", "cifar10", "--proxies", ""], "ValueError: --proxies is empty"),
         (["--dataset", "cifar10", "--limit", "0"], "ValueError: --limit must be an integer "
                                                    "1..15625, got 0"),
+        (["--dataset", "cifar10", "--proxies", "params", "--db", not_duckdb],
+         f"DatabaseError: database {not_duckdb} is not a DuckDB database (or is corrupt)"),
+        (["--dataset", "cifar10", "--proxies", "params", "--device", "gpu"],
+         "ValueError: --device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'"),
+        (["--dataset", "cifar10", "--proxies", "naswot,params,tenas_ntk", "--batch-size", 1],
+         "ValueError: --batch-size 1 is too small for naswot, tenas_ntk: they compare the "
+         "images of a batch; use --batch-size 2 or more"),
         (["--dataset", "cifar10", "--seeds", "9223372036854775808"],
          "ValueError: --seeds must be an integer in 0..2147483647, got '9223372036854775808'"),
         (["--dataset", "ImageNet16-120", "--proxies", "naswot", "--data", tmp_path / "missing"],

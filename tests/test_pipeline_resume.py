@@ -70,18 +70,18 @@ def test_killed_process_group_resumes_with_only_missing_shards(tmp_path):
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait(timeout=30)
-    kept = finished(out)
-    assert 1 <= len(kept) < 8, f"kill came too late or never: {len(kept)} of 8 shards done"
+    kept = finished(out)  # 8 shards of naswot (reads images) and 8 of synflow (data-free)
+    assert 1 <= len(kept) < 16, f"kill came too late or never: {len(kept)} of 16 shards done"
     assert not (out / "summaries").exists()
 
     resumed = subprocess.run(luigi_argv(*args), cwd=REPO, env=env, capture_output=True,
                              text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     now = finished(out)
-    assert len(now) == 8 and len(shard_files(out)) == 8
+    assert len(now) == 16 and len(shard_files(out)) == 16
     assert {f: now[f] for f in kept} == kept  # finished shards were not redone
     ran = re.search(r"ran successfully:\n(?:    - .*\n)*?    - (\d+) ScoreShard", resumed.stderr)
-    assert ran and int(ran.group(1)) == 8 - len(kept)  # …and only the others ran
+    assert ran and int(ran.group(1)) == 16 - len(kept)  # …and only the others ran
     assert_table_complete(out / "t.duckdb", select_archs(limit=16), proxies=2)
 
 

@@ -85,3 +85,25 @@ def test_proxies_that_read_labels_refuse_a_batch_without_them(name):
     unlabelled.batch.labels[:] = -1
     with pytest.raises(ValueError, match=f"8 of the 8 images .* proxies {name}"):
         score_archs(ARCHS[:1], unlabelled, (name,))
+
+
+def test_a_batch_too_small_for_a_proxy_is_refused_before_scoring():
+    """Over one image NASWOT's kernel is 1×1 (log N_A), TE-NAS's NTK has κ = 1 (the best score
+    for every architecture) and jacov's correlation has no eigenvalues: one line instead."""
+    from tfnas.scoring import score_archs
+
+    assert {n for n in NAMES if proxies.get(n).min_batch == 2} == {
+        "epe_nas", "jacov", "naswot", "swap", "tenas_ntk", "zico"}
+    assert all(proxies.get(n).min_batch in (1, 2) for n in NAMES)
+    single = run()
+    single = ScoringRun(SPEC, 0, "cpu", Batch(single.batch.images[:1], single.batch.labels[:1],
+                                              "test"))
+    assert proxies.get("tenas_ntk").score(ARCHS[0], single) == -1.0  # what the check prevents
+    with pytest.raises(ValueError, match=r"^--batch-size 1 is too small for jacov, tenas_ntk: "
+                                         r"they compare the images of a batch; use --batch-size "
+                                         r"2 or more$"):
+        score_archs(ARCHS[:1], single, ("grad_norm", "jacov", "tenas_ntk"))
+    with pytest.raises(ValueError, match="too small for naswot: it compares"):
+        proxies.check_batch_size(["params", "naswot"], 1)
+    proxies.check_batch_size(["params", "synflow", "grad_norm"], 1)
+    proxies.check_batch_size(NAMES, 2)

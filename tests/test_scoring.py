@@ -2,6 +2,7 @@
 at a time, with the inputs each proxy reads checked first."""
 
 import math
+import sys
 
 import pytest
 import torch
@@ -69,12 +70,33 @@ def test_score_archs_checks_what_each_proxy_reads():
         score_archs(ARCHS[:1], run(), ("zzz",))
 
 
-def test_a_nan_score_is_an_error_never_a_row(monkeypatch):
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_nan_or_plus_inf_score_is_an_error_never_a_row(monkeypatch, bad):
+    """+inf would rank first in SQL and search but last in the correlations: never stored."""
     from tfnas import proxies
 
     original = proxies.get("params")
     monkeypatch.setitem(proxies.registry(), "params",
                         original.__class__(**{**original.__dict__,
-                                              "score": lambda arch, run: math.nan}))
-    with pytest.raises(ValueError, match="params returned NaN for .* on ImageNet16-120"):
+                                              "score": lambda arch, run: bad}))
+    with pytest.raises(ValueError, match=f"params returned {bad} for .* on ImageNet16-120; "
+                                         "scores are finite or -inf"):
         score_archs(ARCHS[:1], run(), ("params",))
+    minus = original.__class__(**{**original.__dict__, "score": lambda arch, run: -math.inf})
+    monkeypatch.setitem(proxies.registry(), "params", minus)
+    assert score_archs(ARCHS[:1], run(), ("params",))[0]["params"].score == -math.inf
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes need Python 3.11")
+def test_an_error_while_scoring_names_the_proxy_and_architecture(monkeypatch):
+    from tfnas import proxies
+
+    def broken(arch, run):
+        raise RuntimeError("linalg.eigh failed")
+
+    original = proxies.get("params")
+    monkeypatch.setitem(proxies.registry(), "params",
+                        original.__class__(**{**original.__dict__, "score": broken}))
+    with pytest.raises(RuntimeError, match="linalg.eigh failed") as err:
+        score_archs(ARCHS[:2], run(), ("params",))
+    assert err.value.__notes__ == [f"tfnas: while scoring params on {ARCHS[0]} (ImageNet16-120)"]

@@ -61,7 +61,8 @@ def test_rows_must_be_exactly_the_task_s(tmp_path):
         "twice": pa.concat_tables([table, table.slice(0, 1)]),
         "rows with dataset 'cifar100'": table.set_column(
             1, "dataset", pa.array(["cifar100"] * table.num_rows)),
-        "NaN score": table.set_column(7, "score", pa.array([np.nan] * table.num_rows)),
+        "NaN or \\+inf score": table.set_column(7, "score", pa.array([np.nan] * table.num_rows)),
+        "NaN or \\+inf score;": table.set_column(7, "score", pa.array([np.inf] * table.num_rows)),
         "negative or infinite time": table.set_column(
             8, "seconds", pa.array([-1.0] * table.num_rows)),
     }
@@ -111,12 +112,17 @@ def test_a_file_without_identity_or_not_parquet_is_refused(tmp_path):
 
 
 def test_writing_is_atomic(tmp_path, monkeypatch):
+    """A write that dies half-way leaves the finished shard already there intact."""
     task = shard_task("cifar10", "naswot", CODES)
+    path = write_shard(shard_table("cifar10", "naswot", CODES), task, tmp_path / "s.parquet")
+    before = path.read_bytes()
 
-    def fail(*args, **kwargs):
+    def fail(table, where, **kwargs):
+        with open(where, "wb") as half:  # what a crash after some bytes leaves
+            half.write(before[: len(before) // 2])
         raise OSError("disk full")
 
     monkeypatch.setattr(pq, "write_table", fail)
     with pytest.raises(OSError, match="disk full"):
-        write_shard(shard_table("cifar10", "naswot", CODES), task, tmp_path / "s.parquet")
-    assert not (tmp_path / "s.parquet").exists()
+        write_shard(shard_table("cifar10", "naswot", CODES), task, path)
+    assert path.read_bytes() == before and read_shard(path, task).num_rows == len(CODES)

@@ -327,3 +327,11 @@ def test_cli_errors_are_one_line(full_db, tmp_path, capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("tfnas: error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["tables", "correlations", "plot"])
+def test_an_out_path_that_is_a_file_is_refused_before_any_work(full_db, capsys, command):
+    assert main([command, "--db", str(full_db), "--out", str(full_db)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"tfnas: error: argument --out: {full_db} is a file; give a folder (it is "
+                   f"created when missing) (see 'tfnas {command} -h')\n")

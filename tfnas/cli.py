@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tfnas.config import (
     DEFAULT,
-    DEFAULT_BATCH_SIZE,
+    DEFAULT_DB,
     SEED_MAX,
     STUDY_PROXIES,
     ScoringConfig,
@@ -41,11 +41,19 @@ from tfnas.ensembles import METHODS
 from tfnas.messages import shorten, shorten_words
 
 EXIT_USAGE = 2
-DEFAULT_DB = Path("out/tfnas.duckdb")
 
 
 class UsageError(Exception):
     """A command-line mistake; reported as one ``tfnas: error:`` line, exit status 2."""
+
+
+def _out_folder(text: str) -> Path:
+    """``--out``: a folder (created when missing), refused before any work when it is a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give a folder (it is created when "
+                                         "missing)")
+    return path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -326,10 +334,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def _add_config(parser: argparse.ArgumentParser, reading: bool) -> None:
     what = "of the stored scores to read" if reading else "to score with"
     parser.add_argument("--seed", type=_seed, default=DEFAULT.seed,
-                        help=f"seed of the weights and of the batch {what} (default 0)")
+                        help=f"seed of the weights and of the batch {what} (default "
+                             f"{DEFAULT.seed})")
     parser.add_argument("--batch-size", type=_positive,
-                        default=DEFAULT_BATCH_SIZE, help=f"images in the batch {what} "
-                                                         "(default 128)")
+                        default=DEFAULT.batch_size, help=f"images in the batch {what} "
+                                                         f"(default {DEFAULT.batch_size})")
     parser.add_argument("--augment", action="store_true",
                         help=f"the batch drawn with NATS-Bench's augmentation ({what})")
     if reading:
@@ -376,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Architectures, the embedded NATS-Bench accuracies, costs and every "
                     "score shipped with tfnas into --db, in seconds, without torch; "
                     "idempotent (running it again adds nothing).")
-    init.add_argument("--db", type=Path, default=DEFAULT_DB,
+    init.add_argument("--db", type=Path, default=Path(DEFAULT_DB),
                       help="tfnas DuckDB file (created; default: %(default)s)")
     init.set_defaults(handler=cmd_db_init)
     ensemble = db_commands.add_parser(
@@ -392,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--members", required=True, type=_names,
                           help="comma list of at least two proxies")
     ensemble.add_argument("--description", default="", help="what it combines and why")
-    ensemble.add_argument("--db", type=Path, default=DEFAULT_DB,
+    ensemble.add_argument("--db", type=Path, default=Path(DEFAULT_DB),
                           help="tfnas DuckDB file (default: %(default)s)")
     ensemble.set_defaults(handler=cmd_db_ensemble)
 
@@ -409,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "numbers beside ours where they are the same quantity); with --proxies, "
                     "each proxy's random-search (N = 10, 100, 1000) and REA tables. CSV files "
                     "go to --out.")
-    tables.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    tables.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=db_help)
     tables.add_argument("--proxies", type=_names, default=None,
                         help=proxies_help.format("the study's Tables I-V with naswot and "
                                                  "synflow"))
@@ -418,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("--accuracy", default="test_acc_12ep", help=accuracy_help)
     tables.add_argument("--n", type=_positive, default=100,
                         help="random-search sample size of Tables II and III (default 100)")
-    tables.add_argument("--out", type=Path, default=Path("out/tables"),
+    tables.add_argument("--out", type=_out_folder, default=Path("out/tables"),
                         help="folder for the CSV files (default: %(default)s)")
     tables.add_argument("--search-seed", type=_seed, default=0,
                         help="seed of the replayed searches (default 0)")
@@ -431,10 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Correlation of every stored proxy with every accuracy column per "
                     "dataset, with 95% bootstrap percentile intervals and published values; "
                     "spread over seeds where several were scored.")
-    correlations.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    correlations.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=db_help)
     correlations.add_argument("--proxies", type=_names, default=None,
                               help=proxies_help.format("every stored proxy"))
-    correlations.add_argument("--out", type=Path, default=Path("out/correlations"),
+    correlations.add_argument("--out", type=_out_folder, default=Path("out/correlations"),
                               help="folder for correlations.csv (default: %(default)s)")
     correlations.add_argument("--bootstrap-seed", type=_seed, default=0,
                               help="seed of the bootstrap resamples (default 0)")
@@ -446,10 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
         "plot", help="figures: score vs accuracy (Fig. 3) and search accuracy vs time",
         description="PNG figures: fig3_<proxy>.png (score against accuracy per dataset) and "
                     "search_time.png (random search vs regularized evolution).")
-    plot.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    plot.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=db_help)
     plot.add_argument("--proxies", type=_names, default=None,
                       help=proxies_help.format("the study's proxies that are stored"))
-    plot.add_argument("--out", type=Path, default=Path("out/figures"),
+    plot.add_argument("--out", type=_out_folder, default=Path("out/figures"),
                       help="folder for the PNG files (default: %(default)s)")
     plot.add_argument("--accuracy", default="test_acc_12ep", help=accuracy_help)
     plot.add_argument("--search-seed", type=_seed, default=0,
@@ -462,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the statements of a .sql file through the DuckDB tfnas uses, "
                     "read-only, and print the result of each statement that returns rows.")
     sql.add_argument("file", type=Path, help="the .sql file, or - to read stdin")
-    sql.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    sql.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=db_help)
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(handler=cmd_sql)
 

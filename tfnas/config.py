@@ -12,14 +12,25 @@ database — so no layer wraps a seed around (torch, numpy and DuckDB all hold i
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from tfnas.messages import shorten
 
 SEED_MAX = 2**31 - 1
 DEFAULT_SEED = 0
 DEFAULT_BATCH_SIZE = 128
+def torch_home() -> Path:
+    """``$TORCH_HOME`` (``~/.torch`` when unset or empty), where NATS-Bench keeps its benchmark
+    files and datasets."""
+    return Path(os.environ.get("TORCH_HOME") or "~/.torch").expanduser()
+
+
+#: The database every command and the pipeline use unless given ``--db`` (relative to the
+#: working directory; shards and summaries go beside it).
+DEFAULT_DB = "out/tfnas.duckdb"
 #: ``data_fingerprint`` of scores computed without reading images (closed forms, Synflow …).
 NO_DATA = "none"
 #: The study's proxies (NASWOT and Synflow, with the #params and FLOPs baselines): what the

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from tfnas.config import DEFAULT, ScoringConfig
+from tfnas.config import DEFAULT, ScoringConfig, torch_home
 from tfnas.messages import one_line, shorten
 
 if TYPE_CHECKING:
@@ -108,6 +108,11 @@ class Batch(NamedTuple):
     labels: torch.Tensor
     fingerprint: str
 
+    @property
+    def labelled_fingerprint(self) -> str:
+        """The fingerprint of the images and their labels (:func:`labelled_fingerprint`)."""
+        return labelled_fingerprint(self.fingerprint, self.labels.cpu().numpy())
+
 
 def dataset_spec(name: str) -> DatasetSpec:
     """The :class:`DatasetSpec` of ``name`` (parsed once, then passed on); ``ValueError``
@@ -121,7 +126,7 @@ def dataset_spec(name: str) -> DatasetSpec:
 
 def default_data_root() -> Path:
     """``$TORCH_HOME/cifar.python`` (``TORCH_HOME`` defaults to ``~/.torch``), as NATS-Bench."""
-    return Path(os.environ.get("TORCH_HOME", "~/.torch")).expanduser() / "cifar.python"
+    return torch_home() / "cifar.python"
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -217,8 +222,11 @@ def load_images(spec: DatasetSpec, path: str | os.PathLike, split: str = "train"
     if split not in layout.splits:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(layout.splits)}")
     path = Path(path).expanduser()
-    if path.suffix == ".npz":
+    if path.suffix.lower() == ".npz":
         return _load_npz(spec, path)
+    if path.is_file():
+        raise ValueError(f"--data {path} is a file but not an .npz sample; give the dataset's "
+                         "root folder or an .npz file")
 
     folder = _dataset_folder(spec, path, layout)
     names = layout.splits[split]
@@ -277,6 +285,16 @@ def _fingerprint(x: np.ndarray, augment: bool) -> str:
     return digest.hexdigest()[:16]
 
 
+def labelled_fingerprint(images_fingerprint: str, labels: np.ndarray) -> str:
+    """The fingerprint of a batch's images (``images_fingerprint``) and its ``labels`` in
+    order: the identity of what a proxy that reads labels read (a loss of the same images
+    under other labels is another score)."""
+    labels = np.asarray(labels, dtype="<i8")
+    digest = hashlib.sha256(f"{images_fingerprint};labels={len(labels)};".encode())
+    digest.update(labels.tobytes())
+    return digest.hexdigest()[:16]
+
+
 def check_batch_fits(spec: DatasetSpec, images: int, batch_size: int, where: object) -> None:
     """One-line ``ValueError`` when ``batch_size`` exceeds the ``images`` available."""
     if batch_size > images:
@@ -292,7 +310,8 @@ def choose_images(spec: DatasetSpec, x: np.ndarray, y: np.ndarray,
     Indices come from ``numpy.random.default_rng(seed).choice(N, batch_size, replace=False)``;
     ``augment`` then applies NATS-Bench's training augmentation drawn from the same generator.
     The fingerprint is the first 16 hex digits of the SHA-256 of the chosen uint8 images
-    (before augmentation) and the augment flag: the identity of the data a score read.
+    (before augmentation) and the augment flag: the identity of the images a score read (a
+    score that also read the labels is keyed by :func:`labelled_fingerprint`).
     """
     check_batch_fits(spec, len(x), config.batch_size, "the images given")
     rng = np.random.default_rng(config.seed)

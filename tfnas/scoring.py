@@ -14,9 +14,10 @@ The first call for a (seed, dataset, device) also draws the seed's init streams 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import torch
@@ -33,7 +34,8 @@ class ProxyScore(NamedTuple):
 
 def check_run(run: ScoringRun, names: Sequence[str]) -> None:
     """One-line ``ValueError`` when the run lacks what the proxies read: images, or labels of
-    the dataset's classes, or finite pixel values."""
+    the dataset's classes, or finite pixel values, or a batch as large as they need."""
+    proxies.check_batch_size(names, run.batch_size)
     needs = {name: proxies.get(name).reads for name in names}
     readers = sorted(name for name, reads in needs.items() if reads)
     if not readers:
@@ -68,16 +70,18 @@ def score_archs(archs: Sequence[Arch], run: ScoringRun, names: Sequence[str]
 
     def record(result: dict, arch: Arch, name: str, score: float, seconds: float) -> None:
         score = float(score)
-        if math.isnan(score):
-            raise ValueError(f"{name} returned NaN for {arch} on {run.spec.name}; scores are "
-                             "never NaN (a degenerate case must be -inf)")
+        if math.isnan(score) or score == math.inf:
+            raise ValueError(f"{name} returned {score} for {arch} on {run.spec.name}; scores "
+                             "are finite or -inf (a degenerate case is -inf, never NaN or "
+                             "+inf)")
         result[name] = ProxyScore(score, seconds)
 
     grouped = [n for n in names if proxies.get(n).score_many is not None]
     single = [n for n in names if n not in grouped]
     for name in grouped:  # one pass over all the architectures
         start = time.perf_counter()
-        scores = proxies.get(name).score_many(archs, run)
+        with _naming(f"{name} on {len(archs)} architectures of {run.spec.name}"):
+            scores = proxies.get(name).score_many(archs, run)
         _synchronize(device)
         took = (time.perf_counter() - start) / len(archs)
         for result, arch, score in zip(results, archs, scores, strict=True):
@@ -85,10 +89,23 @@ def score_archs(archs: Sequence[Arch], run: ScoringRun, names: Sequence[str]
     for result, arch in zip(results, archs, strict=True):  # architecture by architecture, so
         for name in single:  # passes shared by proxies (run.shared) are computed once each
             start = time.perf_counter()
-            score = proxies.get(name).score(arch, run)
+            with _naming(f"{name} on {arch} ({run.spec.name})"):
+                score = proxies.get(name).score(arch, run)
             _synchronize(device)
             record(result, arch, name, score, time.perf_counter() - start)
     return [{name: result[name] for name in names} for result in results]
+
+
+@contextlib.contextmanager
+def _naming(what: str) -> Iterator[None]:
+    """An error raised inside carries a note saying what was being scored (shown under its
+    traceback, e.g. in Luigi's log of a failed shard)."""
+    try:
+        yield
+    except Exception as err:
+        if hasattr(err, "add_note"):  # Python 3.11+
+            err.add_note(f"tfnas: while scoring {what}")
+        raise
 
 
 def score_arch(arch: Arch, run: ScoringRun, names: Sequence[str]) -> dict[str, ProxyScore]:

@@ -16,10 +16,17 @@ import pkgutil
 from collections.abc import Iterable
 
 from tfnas.messages import shorten
-from tfnas.proxies._contract import IMAGES, LABELS, Proxy, Published, ScoringRun
+from tfnas.proxies._contract import (
+    IMAGES,
+    LABELS,
+    Proxy,
+    Published,
+    ScoringRun,
+    read_fingerprint,
+)
 
-__all__ = ["IMAGES", "LABELS", "Proxy", "Published", "ScoringRun", "check_proxies", "get",
-           "names", "registry"]
+__all__ = ["IMAGES", "LABELS", "Proxy", "Published", "ScoringRun", "check_batch_size",
+           "check_proxies", "get", "names", "read_fingerprint", "registry"]
 
 
 @functools.cache
@@ -56,3 +63,14 @@ def check_proxies(requested: Iterable[str], flag: str = "--proxies") -> tuple[st
                 else "no proxy given")
         raise ValueError(f"{flag}: {what}; choose from {', '.join(registry())}")
     return tuple(name for name in registry() if name in requested)
+
+
+def check_batch_size(names: Iterable[str], batch_size: int) -> None:
+    """One-line ``ValueError`` when ``batch_size`` is below a proxy's ``min_batch`` (e.g.
+    NASWOT's kernel or TE-NAS's NTK over a single image)."""
+    short = [name for name in names if batch_size < get(name).min_batch]
+    if short:
+        need = max(get(name).min_batch for name in short)
+        raise ValueError(f"--batch-size {batch_size} is too small for {', '.join(short)}: "
+                         f"{'it compares' if len(short) == 1 else 'they compare'} the images "
+                         f"of a batch; use --batch-size {need} or more")

@@ -12,12 +12,12 @@ NaN: a degenerate case is −inf.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tfnas.config import DEFAULT_BATCH_SIZE
-from tfnas.datasets import Batch, DatasetSpec
+from tfnas.config import DEFAULT_BATCH_SIZE, NO_DATA
+from tfnas.datasets import Batch, DatasetSpec, labelled_fingerprint
 from tfnas.space import Arch
 
 if TYPE_CHECKING:
@@ -29,6 +29,21 @@ if TYPE_CHECKING:
 #: What a proxy may read besides the architecture.
 IMAGES, LABELS = "images", "labels"
 READS = (IMAGES, LABELS)
+
+
+def read_fingerprint(reads: Collection[str], images_fingerprint: str | None,
+                     labels: Sequence[int] | None) -> str:
+    """The ``data_fingerprint`` a score is stored under: the identity of what its proxy read
+    (``reads``) — ``none`` (NO_DATA) for a data-free proxy, whatever images the run had; the
+    images' fingerprint for a proxy that reads images; the fingerprint of the images and their
+    ``labels`` (:func:`tfnas.datasets.labelled_fingerprint`) for one that reads labels too."""
+    if IMAGES not in reads and LABELS not in reads:
+        return NO_DATA
+    if images_fingerprint is None:
+        raise ValueError("this proxy reads images, but the run has no image batch; pass --data")
+    if LABELS not in reads:
+        return images_fingerprint
+    return labelled_fingerprint(images_fingerprint, labels)
 
 
 @dataclass(frozen=True)
@@ -129,7 +144,8 @@ class Proxy:
     ``score_many(archs, run)``, where a proxy has one, is a faster path that must give the
     same numbers (a test asserts it). ``reads`` ⊆ {images, labels}. ``convention`` says what
     the stored number is and when it is −inf; ``settings`` states batch, input, BN mode,
-    initialisation, dtype and aggregation.
+    initialisation, dtype and aggregation. ``min_batch``: the smallest batch the score means
+    something for (2 for a statistic across the images of the batch).
     """
 
     name: str
@@ -141,6 +157,7 @@ class Proxy:
     score_many: Callable[[Sequence[Arch], ScoringRun], list[float]] | None = None
     negated: bool = False
     published: tuple[Published, ...] = field(default=())
+    min_batch: int = 1
 
     def __post_init__(self) -> None:
         unknown = set(self.reads) - set(READS)

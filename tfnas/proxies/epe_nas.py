@@ -74,4 +74,5 @@ PROXY = Proxy(
         Published("spearman", {"cifar10": 0.70, "cifar100": 0.60, "ImageNet16-120": 0.33},
                   "valid_acc_200ep", "NAS-Bench-Suite-Zero, 1000 archs"),
     ),
+    min_batch=2,
 )

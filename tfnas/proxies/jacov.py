@@ -66,4 +66,5 @@ PROXY = Proxy(
         Published("spearman", {"cifar10": 0.75, "cifar100": 0.71, "ImageNet16-120": 0.71},
                   "valid_acc_200ep", "NAS-Bench-Suite-Zero, 1000 archs"),
     ),
+    min_batch=2,
 )

@@ -142,4 +142,5 @@ PROXY = Proxy(
                               "ImageNet16-120": 0.6260},
                   "valid_acc_12ep", "the study, vs validation accuracy"),
     ),
+    min_batch=2,
 )

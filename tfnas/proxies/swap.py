@@ -97,4 +97,5 @@ PROXY = Proxy(
              "N(0, 1) and BN gamma 1, beta 0 redrawn from the run's seed, train-mode BN, "
              "float64; no parameter-count regularisation",
     score=_score,
+    min_batch=2,
 )

@@ -72,4 +72,5 @@ PROXY = Proxy(
              "init, float64",
     score=_score,
     negated=True,
+    min_batch=2,
 )

@@ -83,4 +83,5 @@ PROXY = Proxy(
                   "test_acc_200ep", "Li et al. 2023, Table 1 (NATS-Bench TSS, 'test accuracy', "
                   "schedule and sample size not stated)"),
     ),
+    min_batch=2,
 )

@@ -59,9 +59,10 @@ def published_values(published: Sequence[Mapping]) -> dict[tuple[str, str, str, 
 
 
 def neg_inf_lowest(score: np.ndarray) -> np.ndarray:
-    """``score`` with −inf replaced by a value below every finite score (for ranking)."""
+    """``score`` with −inf replaced by a value below every finite score (for ranking; stored
+    scores are never NaN or +inf)."""
     finite = np.isfinite(score)
-    floor = score[finite].min() - 1.0 if finite.any() else 0.0
+    floor = np.nextafter(score[finite].min(), -np.inf) if finite.any() else 0.0
     return np.where(finite, score, floor)
 
 
