@@ -61,10 +61,13 @@ def test_scores_are_numbers_deterministic_per_seed_and_thread_independent(name):
         two = [proxy.score(arch, run()) for arch in ARCHS]
     finally:
         torch.set_num_threads(before)
+    # float64 is chosen where float32 makes the score move with the thread count (plain moves
+    # 9.4e-7 in float32 here, inside 1e-6): a proxy declaring float64 must agree to 1e-12
+    tolerance = 1e-12 if "float64" in proxy.settings else 1e-6
     for a, b, c in zip(one, again, two, strict=True):
         assert isinstance(a, float) and not math.isnan(a)
         assert a == b
-        assert a == c or abs(a - c) <= 1e-6 * abs(a), (name, a, c)
+        assert a == c or abs(a - c) <= tolerance * abs(a), (name, a, c)
     assert math.isfinite(one[0])  # a normal architecture has a finite score
 
 
