@@ -214,9 +214,9 @@ class ScoreShard(_Run):
             batch = sample_batch(self.spec, self.data_path(), self.config(self.seed))
             read = proxies.read_fingerprint(self.reads(), batch.fingerprint, batch.labels)
             if read != self.fingerprint:
-                raise ValueError(f"the images in {self.data_path()} changed since the run was "
-                                 f"planned (fingerprint {read}, planned {self.fingerprint}); "
-                                 "run the command again")
+                raise ValueError(f"the images or labels in {self.data_path()} changed since the "
+                                 f"run was planned (fingerprint {read}, planned "
+                                 f"{self.fingerprint}); run the command again")
         run = ScoringRun(self.spec, self.seed, str(device), batch, self.batch_size)
         table = score_shard(self.task(), run,
                             desc=f"{self.dataset} seed {self.seed} shard {self.shard}")
