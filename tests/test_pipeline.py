@@ -222,11 +222,10 @@ def test_each_row_is_keyed_by_what_its_proxy_read(tmp_path):
                data=str(images), batch_size=8, limit=2, shards=1, device="cpu")
     build(ScoreAll(**run))
     batch = sample_batch(dataset_spec("cifar10"), images, ScoringConfig(batch_size=8))
-    assert batch.labelled_fingerprint == labelled_fingerprint(batch.fingerprint,
-                                                              batch.labels.numpy())
+    labelled = labelled_fingerprint(batch.fingerprint, batch.labels.numpy())
     first = stored(db_path).groupby("proxy")["data_fingerprint"].unique().map(list).to_dict()
     assert first == {"naswot": [batch.fingerprint], "synflow": [NO_DATA],
-                     "grad_norm": [batch.labelled_fingerprint]}
+                     "grad_norm": [labelled]}
     assert len(stored(db_path)) == 2 * 3
 
     with np.load(images) as npz:  # the same images, every label changed
@@ -235,12 +234,13 @@ def test_each_row_is_keyed_by_what_its_proxy_read(tmp_path):
     np.savez(images, x=x, y=y)
     relabelled = sample_batch(dataset_spec("cifar10"), images, ScoringConfig(batch_size=8))
     assert relabelled.fingerprint == batch.fingerprint
-    assert relabelled.labelled_fingerprint != batch.labelled_fingerprint
+    relabelled_key = labelled_fingerprint(relabelled.fingerprint, relabelled.labels.numpy())
+    assert relabelled_key != labelled
     build(ScoreAll(**run))
     rows = stored(db_path)
     assert len(rows) == 2 * 4  # only grad_norm scored again, under the new labels
     assert set(rows.loc[rows["proxy"] == "grad_norm", "data_fingerprint"]) == {
-        batch.labelled_fingerprint, relabelled.labelled_fingerprint}
+        labelled, relabelled_key}
 
 
 def test_a_foreign_or_swapped_shard_is_recomputed_not_loaded(tmp_path):

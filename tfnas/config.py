@@ -22,12 +22,6 @@ from tfnas.messages import shorten
 SEED_MAX = 2**31 - 1
 DEFAULT_SEED = 0
 DEFAULT_BATCH_SIZE = 128
-def torch_home() -> Path:
-    """``$TORCH_HOME`` (``~/.torch`` when unset or empty), where NATS-Bench keeps its benchmark
-    files and datasets."""
-    return Path(os.environ.get("TORCH_HOME") or "~/.torch").expanduser()
-
-
 #: The database every command and the pipeline use unless given ``--db`` (relative to the
 #: working directory; shards and summaries go beside it).
 DEFAULT_DB = "out/tfnas.duckdb"
@@ -36,6 +30,12 @@ NO_DATA = "none"
 #: The study's proxies (NASWOT and Synflow, with the #params and FLOPs baselines): what the
 #: pipeline scores and the reports show unless told otherwise; any registered proxy may be asked.
 STUDY_PROXIES: tuple[str, ...] = ("naswot", "synflow", "params", "flops")
+
+
+def torch_home() -> Path:
+    """``$TORCH_HOME`` (``~/.torch`` when unset or empty), where NATS-Bench keeps its benchmark
+    files and datasets."""
+    return Path(os.environ.get("TORCH_HOME") or "~/.torch").expanduser()
 
 
 def check_seed(value: object, flag: str = "--seed") -> int:

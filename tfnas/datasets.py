@@ -108,11 +108,6 @@ class Batch(NamedTuple):
     labels: torch.Tensor
     fingerprint: str
 
-    @property
-    def labelled_fingerprint(self) -> str:
-        """The fingerprint of the images and their labels (:func:`labelled_fingerprint`)."""
-        return labelled_fingerprint(self.fingerprint, self.labels.cpu().numpy())
-
 
 def dataset_spec(name: str) -> DatasetSpec:
     """The :class:`DatasetSpec` of ``name`` (parsed once, then passed on); ``ValueError``

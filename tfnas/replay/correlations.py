@@ -435,9 +435,10 @@ def seed_spread(seed_scores: pd.DataFrame, scores: Mapping[str, Columns],
     proxy, seed, arch_code, score); accuracies come from ``scores``."""
     import pandas as pd
 
+    seeded = set(seed_scores["dataset"])
     known = {dataset: pd.DataFrame({name: np.asarray(cols[name]) for name in accuracies},
                                    index=np.asarray(cols["arch_code"]))
-             for dataset, cols in scores.items() if dataset in set(seed_scores["dataset"])}
+             for dataset, cols in scores.items() if dataset in seeded}
     rows = []
     for (dataset, proxy), group in seed_scores.groupby(["dataset", "proxy"], sort=False):
         if group["seed"].nunique() < 2 or dataset not in known:
