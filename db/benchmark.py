@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 from db.connection import insert_frame
 from db.schema import DATASETS, EPOCHS, TRAINING_RUNS, ensure_schema
 from tfnas.config import torch_home
+from tfnas.errors import MissingFileError, UserError
 from tfnas.messages import one_line, shorten
 from tfnas.space import NUM_ARCHS, parse_arch
 
@@ -106,25 +107,25 @@ def validate_index(indices: Sequence, arch_strs: Sequence, where: str) -> pd.Dat
            f"NATS-Bench index ({NATS_TSS} meta_archs order)")
     index = pd.to_numeric(pd.Series(list(indices), dtype=object), errors="coerce")
     if len(index) != NUM_ARCHS:
-        raise ValueError(f"{where} has {len(index):,} architectures, not {NUM_ARCHS:,}; {fix}")
+        raise UserError(f"{where} has {len(index):,} architectures, not {NUM_ARCHS:,}; {fix}")
     if index.isna().any() or not np.all(np.mod(index.to_numpy(float), 1) == 0):
         rows = np.flatnonzero(index.isna() | (np.mod(index.fillna(0).to_numpy(float), 1) != 0))
-        raise ValueError(f"{where}: arch_index is not an integer in {len(rows)} rows (first: "
+        raise UserError(f"{where}: arch_index is not an integer in {len(rows)} rows (first: "
                          f"row {rows[0]}, {shorten(list(indices)[rows[0]])}); {fix}")
     index = index.astype(np.int64)
     outside = np.flatnonzero((index < 0) | (index >= NUM_ARCHS))
     if len(outside):
-        raise ValueError(f"{where}: arch_index outside 0..{NUM_ARCHS - 1} in {len(outside)} rows "
+        raise UserError(f"{where}: arch_index outside 0..{NUM_ARCHS - 1} in {len(outside)} rows "
                          f"(first: {index[outside[0]]}); {fix}")
     if index.duplicated().any():
-        raise ValueError(f"{where}: arch_index {index[index.duplicated()].iloc[0]} appears twice; "
+        raise UserError(f"{where}: arch_index {index[index.duplicated()].iloc[0]} appears twice; "
                          f"{fix}")
     strs = pd.Series(list(arch_strs), dtype=object)
     expected = nats_bench_index().reindex(index).to_numpy()
     wrong = np.flatnonzero(strs.to_numpy() != expected)
     if len(wrong):
         first = wrong[0]
-        raise ValueError(f"{where}: {len(wrong)} rows disagree with NATS-Bench's index (first: "
+        raise UserError(f"{where}: {len(wrong)} rows disagree with NATS-Bench's index (first: "
                          f"arch_index {index[first]} has {shorten(strs[first])}, NATS-Bench's "
                          f"{index[first]} is {expected[first]}); {fix}")
     codes = [parse_arch(s).code for s in strs]  # equal to valid strings: cannot fail
@@ -140,11 +141,11 @@ def check_source(path: Path) -> None:
     if path.is_dir():
         meta = path / "meta.pickle.pbz2"
         if not meta.is_file():
-            raise FileNotFoundError(f"--benchmark {path} is not a NATS-Bench fast-mode directory "
+            raise MissingFileError(f"--benchmark {path} is not a NATS-Bench fast-mode directory "
                                     f"(no meta.pickle.pbz2); pass the {NATS_TSS}-simple folder")
         missing = [i for i in range(NUM_ARCHS) if not _arch_file(path, i)]
         if missing:
-            raise FileNotFoundError(f"--benchmark {path} lacks {len(missing):,} of the "
+            raise MissingFileError(f"--benchmark {path} lacks {len(missing):,} of the "
                                     f"{NUM_ARCHS:,} architecture files (first: "
                                     f"{missing[0]:06d}.pickle.pbz2); re-extract "
                                     f"{NATS_TSS}-simple there")
@@ -154,11 +155,11 @@ def check_source(path: Path) -> None:
         validate_index(range(len(archs)), archs, str(meta))
     elif path.is_file():
         if path.suffix not in (".csv", ".parquet"):
-            raise ValueError(f"--benchmark {path}: pass the NATS-Bench fast-mode directory "
+            raise UserError(f"--benchmark {path}: pass the NATS-Bench fast-mode directory "
                              f"{NATS_TSS}-simple or a .csv/.parquet accuracy table")
         read_table(path)
     else:
-        raise FileNotFoundError(f"--benchmark {path} does not exist; pass the official "
+        raise MissingFileError(f"--benchmark {path} does not exist; pass the official "
                                 f"{NATS_TSS}-simple directory or a .csv/.parquet table, or leave "
                                 "--benchmark out to use the table embedded in tfnas")
 
@@ -185,7 +186,7 @@ def read_nats_bench(directory: Path, indices: Sequence[int] | None = None) -> Be
     """Read the official fast-mode NATS-Bench TSS directory: every architecture, or only
     ``indices`` (e.g. the few a partial copy holds). Its ``meta_archs`` is validated."""
     if not (directory / "meta.pickle.pbz2").is_file():
-        raise FileNotFoundError(f"{directory} is not a NATS-Bench fast-mode directory (no "
+        raise MissingFileError(f"{directory} is not a NATS-Bench fast-mode directory (no "
                                 f"meta.pickle.pbz2); pass the {NATS_TSS}-simple folder")
     if indices is None:
         check_source(directory)  # every architecture file is there
@@ -202,14 +203,14 @@ def read_nats_bench(directory: Path, indices: Sequence[int] | None = None) -> Be
 
     for i in tqdm(chosen, desc=f"reading {directory.name}", unit="arch", disable=None):
         if _arch_file(directory, i) is None:  # nats_bench would fail on a bare assert
-            raise FileNotFoundError(f"NATS-Bench directory {directory} lacks {i:06d}.pickle.pbz2 "
+            raise MissingFileError(f"NATS-Bench directory {directory} lacks {i:06d}.pickle.pbz2 "
                                     f"(architecture {i}); re-extract {NATS_TSS}-simple there")
         code = code_of[i]
         for epochs, run in itertools.product(EPOCHS, TRAINING_RUNS):
             try:
                 info = api.get_more_info(i, run, hp=str(epochs), is_random=False)
             except KeyError as err:
-                raise ValueError(f"{directory}: architecture {i} has no results for "
+                raise UserError(f"{directory}: architecture {i} has no results for "
                                  f"{err.args[0]!r} (needs epochs {EPOCHS} of runs "
                                  f"{', '.join(TRAINING_RUNS)})") from None
             seeds = len(api.arch2infos_dict[i][str(epochs)].get_dataset_seeds(run))
@@ -218,7 +219,7 @@ def read_nats_bench(directory: Path, indices: Sequence[int] | None = None) -> Be
                             seeds, source) for split, key in SPLIT_KEYS.items() if key in info]
         results = api.arch2infos_dict.pop(i)  # fast mode caches every architecture read
         if results["200"].arch_str != api.meta_archs[i]:
-            raise ValueError(f"{directory}: file of architecture {i} holds "
+            raise UserError(f"{directory}: file of architecture {i} holds "
                              f"{results['200'].arch_str}, meta.pickle.pbz2 says "
                              f"{api.meta_archs[i]}")
         for dataset in DATASETS:
@@ -247,10 +248,10 @@ def read_table(path: Path) -> Benchmark:
     try:
         frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(str(path))
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise ValueError(f"{where} cannot be read ({one_line(err)})") from None
+        raise UserError(f"{where} cannot be read ({one_line(err)})") from None
     expected = ["arch_index", "arch_str", *TABLE_COLUMNS]
     if sorted(map(str, frame.columns)) != sorted(expected):
-        raise ValueError(f"{where} has columns {shorten(', '.join(map(str, frame.columns)))}; "
+        raise UserError(f"{where} has columns {shorten(', '.join(map(str, frame.columns)))}; "
                          f"expected {', '.join(expected)}")
     codes = validate_index(frame["arch_index"], frame["arch_str"], where)
     frame = frame.assign(arch_index=codes["arch_index"].to_numpy(),
@@ -259,7 +260,7 @@ def read_table(path: Path) -> Benchmark:
                       var_name="column", value_name="accuracy_pct").dropna()
     if not pd.api.types.is_numeric_dtype(long["accuracy_pct"]) or not long[
             "accuracy_pct"].between(0, 100).all():
-        raise ValueError(f"{where}: accuracies must be numbers in 0..100 (percent)")
+        raise UserError(f"{where}: accuracies must be numbers in 0..100 (percent)")
     epochs = long["column"].map(lambda c: TABLE_COLUMNS[c][1])
     accuracies = pd.DataFrame({
         "arch_code": long["arch_code"],
@@ -293,7 +294,7 @@ def _write_arch_index(conn: Connection, codes: pd.DataFrame, source: str) -> Non
             "WHERE a.arch_code <> b.arch_code OR a.arch_index <> b.arch_index LIMIT 1")).all()
         if clash:
             clash = clash[0]
-            raise ValueError(f"{source} numbers the architectures differently from the "
+            raise UserError(f"{source} numbers the architectures differently from the "
                              f"benchmark already imported (arch_code {clash.arch_code} has "
                              f"arch_index {clash.arch_index}); use a new database")
         # Only NULLs are filled: DuckDB rejects re-setting a UNIQUE column inside a transaction.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +18,7 @@ from tqdm import tqdm
 
 import tfnas
 from db.shards import SHARD_SCHEMA, ShardTask
+from tfnas.errors import UserError
 from tfnas.proxies import ScoringRun
 from tfnas.scoring import score_archs
 from tfnas.space import NUM_ARCHS, Arch, read_archs_file
@@ -37,10 +37,10 @@ def select_archs(limit: int | None = None, archs_file: str | os.PathLike | None 
     a larger one. ``archs_file``: :func:`tfnas.space.read_archs_file` (duplicates scored once).
     """
     if limit is not None and archs_file is not None:
-        raise ValueError("give --limit or --archs-file, not both")
+        raise UserError("give --limit or --archs-file, not both")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= NUM_ARCHS:
-            raise ValueError(f"--limit must be an integer in 1..{NUM_ARCHS}, got {limit!r}")
+            raise UserError(f"--limit must be an integer in 1..{NUM_ARCHS}, got {limit!r}")
         return sorted(int(c) for c in np.random.default_rng(0).permutation(NUM_ARCHS)[:limit])
     if archs_file is not None:
         return sorted({arch.code for arch in read_archs_file(archs_file)})
@@ -97,16 +97,3 @@ def score_shard(task: ShardTask, run: ScoringRun, desc: str = "scoring") -> pa.T
                "seconds": seconds_col} | {name: [value] * n for name, value in constants.items()}
     return pa.Table.from_pydict({name: columns[name] for name in SHARD_SCHEMA.names},
                                 schema=SHARD_SCHEMA)
-
-
-def check_writable(folder: Path, flag: str = "--db") -> None:
-    """One-line ``PermissionError`` unless ``folder`` exists as a writable folder or could be
-    created in one (nothing is created here): checked before any scoring, so no hour of work
-    ends in a write error."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        why = "not a folder" if not existing.is_dir() else "not writable"
-        raise PermissionError(f"{flag}: cannot write in {folder} ({existing} is {why}); choose "
-                              "a folder you can write")

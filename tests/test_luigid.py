@@ -25,7 +25,8 @@ from test_pipeline_resume import assert_table_complete
 from pipeline.shards import select_archs
 
 LUIGID = Path(sys.executable).parent / "luigid"
-CLUSTER_CFG = "[core]\nlocal_scheduler = false\n\n[worker]\nkeep_alive = true\n"
+CLUSTER_CFG = ("[core]\nlocal_scheduler = false\n\n[worker]\nkeep_alive = true\n\n"
+               "[retcode]\nalready_running = 0\n")
 
 
 def free_port() -> int:

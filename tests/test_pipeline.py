@@ -9,8 +9,10 @@ tfnas (TORCH_HOME points at an empty folder). Everything is written under tmp.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -22,6 +24,7 @@ import pytest
 from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from luigi.cmdline_parser import CmdlineParser
 
 from db.read import read_arch_scores
 from pipeline import ScoreAll, ScoreShard
@@ -88,6 +91,9 @@ def test_comma_list_parameters_parse_validate_and_canonicalise():
     assert proxies.serialize(value) == "naswot,synflow"
     with pytest.raises(ValueError, match="--proxies: unknown proxy 'foo'; choose from "):
         proxies.normalize(proxies.parse("naswot,foo"))
+    with pytest.raises(ValueError, match="^--proxies: 'naswot' is listed twice; name each "
+                                         "proxy once$"):  # as tfnas score and the reports
+        proxies.normalize(proxies.parse("naswot,synflow,naswot"))
     seeds = CommaList(flag="--seeds", check=seed_list)
     assert seeds.normalize(seeds.parse("2,0,2")) == (0, 2)
     assert seeds.serialize((0, 2)) == "0,2"
@@ -335,7 +341,9 @@ def test_a_db_path_with_url_characters_is_a_plain_path(tmp_path):
     assert len(read_arch_scores(out / "tfnas.duckdb", "cifar10")) == 5
 
 
-def test_cli_as_typed_and_one_line_input_errors(tmp_path):
+def test_cli_as_typed_and_one_line_input_errors(tmp_path, capsys, monkeypatch):
+    """The command as typed (one `luigi` process), then each bad input as Luigi's command line
+    parses it (in this process: the same parameters, checks and exit status)."""
     out = tmp_path / "out"
     common = ["--db", out / "t.duckdb"]
     done = luigi_cli("ScoreAll", "--dataset", "cifar10", "--proxies", "params,flops",
@@ -353,37 +361,45 @@ def test_cli_as_typed_and_one_line_input_errors(tmp_path):
         broken, index=False) if (REPO.parent / "shared").is_dir() else broken.write_text(
         "arch_index,arch_str\n0,x\n")
     cases = [
-        (["--dataset", "cifar1000"], "ValueError: --dataset: unknown dataset 'cifar1000'; "
+        (["--dataset", "cifar1000"], "UserError: --dataset: unknown dataset 'cifar1000'; "
                                      "valid datasets"),
         (["--dataset", "cifar10", "--proxies", "naswot,snyflow", "--limit", 6],
-         "ValueError: --proxies: unknown proxy 'snyflow'; choose from "),
-        (["--dataset", "cifar10", "--limit", ""], "ValueError: --limit is empty; give a value"),
-        (["--dataset", "cifar10", "--proxies", ""], "ValueError: --proxies is empty"),
-        (["--dataset", "cifar10", "--limit", "0"], "ValueError: --limit must be an integer "
+         "UserError: --proxies: unknown proxy 'snyflow'; choose from "),
+        (["--dataset", "cifar10", "--limit", ""], "UserError: --limit is empty; give a value"),
+        (["--dataset", "cifar10", "--proxies", ""], "UserError: --proxies is empty"),
+        (["--dataset", "cifar10", "--limit", "0"], "UserError: --limit must be an integer "
                                                    "1..15625, got 0"),
         (["--dataset", "cifar10", "--proxies", "params", "--db", not_duckdb],
-         f"DatabaseError: database {not_duckdb} is not a DuckDB database (or is corrupt)"),
+         f"DatabaseError: database {not_duckdb} is not a DuckDB database"),
         (["--dataset", "cifar10", "--proxies", "params", "--device", "gpu"],
-         "ValueError: --device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'"),
+         "UserError: --device must be auto, cpu, cuda, cuda:N or mps, got 'gpu'"),
         (["--dataset", "cifar10", "--proxies", "naswot,params,tenas_ntk", "--batch-size", 1],
-         "ValueError: --batch-size 1 is too small for naswot, tenas_ntk: they compare the "
+         "UserError: --batch-size 1 is too small for naswot, tenas_ntk: they compare the "
          "images of a batch; use --batch-size 2 or more"),
         (["--dataset", "cifar10", "--seeds", "9223372036854775808"],
-         "ValueError: --seeds must be an integer in 0..2147483647, got '9223372036854775808'"),
+         "UserError: --seeds must be an integer in 0..2147483647, got '9223372036854775808'"),
         (["--dataset", "ImageNet16-120", "--proxies", "naswot", "--data", tmp_path / "missing"],
-         "FileNotFoundError: no ImageNet16/ in"),
+         "MissingFileError: no ImageNet16/ in"),
         (["--dataset", "cifar10", "--proxies", "params", "--benchmark", tmp_path / "nope.csv",
-          "--db", tmp_path / "other" / "t.duckdb"], "FileNotFoundError: --benchmark"),
+          "--db", tmp_path / "other" / "t.duckdb"], "MissingFileError: --benchmark"),
         (["--dataset", "cifar10", "--proxies", "params", "--benchmark", broken,
-          "--db", tmp_path / "other" / "t.duckdb"], "ValueError: table "),
+          "--db", tmp_path / "other" / "t.duckdb"], "UserError: table "),
         (["--dataset", "cifar10", "--proxies", "params", "--db", not_a_dir / "t.duckdb"],
-         f"PermissionError: --db: cannot write in {not_a_dir} ({not_a_dir} is not a folder)"),
+         f"UnwritableError: --db: cannot write in {not_a_dir} ({not_a_dir} is not a folder)"),
     ]
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    capsys.readouterr()
     for args, message in cases:
-        failed = luigi_cli("ScoreAll", *common, *args, TORCH_HOME=str(tmp_path / "th"))
-        lines = [line for line in failed.stderr.splitlines() if line.strip()]
-        assert failed.returncode == 40, (args, failed.stderr[-2000:])
+        argv = ["ScoreAll", *map(str, common), *map(str, args)]
+        with CmdlineParser.global_instance(argv) as parser, pytest.raises(SystemExit) as stop:
+            parser.get_task_obj()
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert stop.value.code == 40, (args, lines)
         assert len(lines) == 1 and lines[0].startswith("ERROR: " + message), lines
+    failed = luigi_cli("ScoreAll", *common, *cases[0][0])  # the real command line, once
+    lines = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert failed.returncode == 40 and lines == ["ERROR: " + cases[0][1] + ": cifar10, "
+                                                 "cifar100, ImageNet16-120"], lines
     assert {f: f.stat().st_mtime_ns for f in shard_files(out)} == before
     assert not (tmp_path / "other").exists() and not (tmp_path / "th").exists()
 
@@ -400,3 +416,36 @@ def test_a_read_only_output_folder_fails_before_scoring(tmp_path):
             ScoreAll(db=str(folder / "t.duckdb"), dataset="cifar10", proxies="params", limit=3)
     finally:
         folder.chmod(0o700)
+
+
+def test_the_same_command_running_already_exits_non_zero(tmp_path):
+    """Luigi's pid lock: a second identical command while the first runs exited 0 ("done")
+    after printing "Pid(s) {...} already running"; luigi.cfg's [retcode] already_running makes
+    it exit 10. The first command is stood in for by the same command line, stopped at once
+    and written into the pid file of a lock folder of the test's own."""
+    from luigi.lock import get_info
+
+    locks = tmp_path / "locks"
+    locks.mkdir()
+    argv = luigi_argv("ScoreAll", "--dataset", "cifar10", "--proxies", "params",
+                      "--db", tmp_path / "t.duckdb", "--lock-pid-dir", locks)
+    first = subprocess.Popen(argv, cwd=REPO, env=luigi_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        cmdline = Path(f"/proc/{first.pid}/cmdline")
+        deadline = time.monotonic() + 30
+        while str(locks).encode() not in cmdline.read_bytes():  # until it has exec'd
+            assert time.monotonic() < deadline, "the first command did not start"
+            time.sleep(0.01)
+        os.kill(first.pid, signal.SIGSTOP)  # seconds before it imports the pipeline
+        _, command, pid_file = get_info(str(locks), my_pid=first.pid)
+        assert command.endswith(f"--lock-pid-dir {locks}")
+        Path(pid_file).write_text(f"{first.pid}\n")
+        second = subprocess.run(argv, cwd=REPO, env=luigi_env(), capture_output=True,
+                                text=True, timeout=180)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+    assert second.returncode == 10, second.stderr[-2000:]
+    assert f"Pid(s) {{{first.pid}}} already running" in second.stdout
+    assert not (tmp_path / "t.duckdb").exists()

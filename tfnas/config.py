@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tfnas.errors import UserError
 from tfnas.messages import shorten
 
 SEED_MAX = 2**31 - 1
@@ -43,7 +44,7 @@ def check_seed(value: object, flag: str = "--seed") -> int:
     0..SEED_MAX (booleans, floats and strings such as ``"1.5"`` are refused)."""
     seed = as_integer(value)
     if seed is None or not 0 <= seed <= SEED_MAX:
-        raise ValueError(f"{flag} must be an integer in 0..{SEED_MAX}, got {shorten(value)}")
+        raise UserError(f"{flag} must be an integer in 0..{SEED_MAX}, got {shorten(value)}")
     return seed
 
 
@@ -51,7 +52,7 @@ def check_batch_size(value: object, flag: str = "--batch-size") -> int:
     """``value`` as a batch size (a positive integer); one-line ``ValueError`` naming ``flag``."""
     size = as_integer(value)
     if size is None or size < 1:
-        raise ValueError(f"{flag} must be a positive integer, got {shorten(value)}")
+        raise UserError(f"{flag} must be a positive integer, got {shorten(value)}")
     return size
 
 

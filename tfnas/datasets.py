@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from tfnas.config import DEFAULT, ScoringConfig, torch_home
+from tfnas.errors import MissingFileError, UserError
 from tfnas.messages import one_line, shorten
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def dataset_spec(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown dataset {shorten(name)}; valid datasets: "
+        raise UserError(f"unknown dataset {shorten(name)}; valid datasets: "
                          f"{', '.join(DATASETS)}") from None
 
 
@@ -151,41 +152,41 @@ def _read_pickle(file: Path, layout: _Layout) -> dict[str, Any]:
     try:
         entry = load_pickle(file)
         if not isinstance(entry, dict):
-            raise ValueError(f"holds a {type(entry).__name__}, not a dict")
+            raise UserError(f"holds a {type(entry).__name__}, not a dict")
         entry = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in entry.items()}
         missing = [k for k in ("data", layout.label_key) if k not in entry]
         if missing:
-            raise ValueError(f"has no {' or '.join(map(repr, missing))} entry")
+            raise UserError(f"has no {' or '.join(map(repr, missing))} entry")
         return entry
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
             ImportError, IndexError, KeyError, UnicodeDecodeError) as err:
-        raise ValueError(f"{file} is corrupt or not in the official format ({one_line(err)}); "
+        raise UserError(f"{file} is corrupt or not in the official format ({one_line(err)}); "
                          f"download it again: {layout.source}") from None
 
 
 def _check_images(x: np.ndarray, spec: DatasetSpec, where: Path) -> None:
     s = spec.image_size
     if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (s, s, 3):
-        raise ValueError(f"{where}: {spec.name} needs uint8 images of shape N×{s}×{s}×3, got "
+        raise UserError(f"{where}: {spec.name} needs uint8 images of shape N×{s}×{s}×3, got "
                          f"{x.dtype} {'×'.join(map(str, x.shape))}")
 
 
 def _load_npz(spec: DatasetSpec, file: Path) -> tuple[np.ndarray, np.ndarray]:
     if not file.is_file():
-        raise FileNotFoundError(f"image file {file} does not exist")
+        raise MissingFileError(f"image file {file} does not exist")
     try:
         with np.load(file) as npz:
             x, y = npz["x"], npz["y"]
     except KeyError as err:
-        raise ValueError(f"{file} needs arrays 'x' (uint8 N×H×W×3) and 'y' (labels): "
+        raise UserError(f"{file} needs arrays 'x' (uint8 N×H×W×3) and 'y' (labels): "
                          f"{err.args[0]}") from None
     except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile,
             pickle.UnpicklingError) as err:
-        raise ValueError(f"{file} is not a readable .npz with arrays 'x' and 'y' "
+        raise UserError(f"{file} is not a readable .npz with arrays 'x' and 'y' "
                          f"({one_line(err)})") from None
     _check_images(x, spec, file)
     if y.shape != (len(x),):
-        raise ValueError(f"{file}: 'y' has shape {y.shape}, expected ({len(x)},) like 'x'")
+        raise UserError(f"{file}: 'y' has shape {y.shape}, expected ({len(x)},) like 'x'")
     return x, y.astype(np.int64)
 
 
@@ -199,7 +200,7 @@ def _dataset_folder(spec: DatasetSpec, path: Path, layout: _Layout) -> Path:
         from tfnas.download import ensure_cifar
 
         return ensure_cifar(spec.name, path)  # one-line DownloadError on failure
-    raise FileNotFoundError(f"no {layout.folder}/ in {path}; give the folder holding "
+    raise MissingFileError(f"no {layout.folder}/ in {path}; give the folder holding "
                             f"{layout.folder}/ or an .npz file (default {default_data_root()}); "
                             f"{spec.name} cannot be downloaded automatically (ImageNet's terms "
                             f"of access): get {layout.source}")
@@ -215,19 +216,19 @@ def load_images(spec: DatasetSpec, path: str | os.PathLike, split: str = "train"
     """
     layout = _LAYOUTS[spec.name]
     if split not in layout.splits:
-        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(layout.splits)}")
+        raise UserError(f"unknown split {split!r}; valid splits: {', '.join(layout.splits)}")
     path = Path(path).expanduser()
     if path.suffix.lower() == ".npz":
         return _load_npz(spec, path)
     if path.is_file():
-        raise ValueError(f"--data {path} is a file but not an .npz sample; give the dataset's "
+        raise UserError(f"--data {path} is a file but not an .npz sample; give the dataset's "
                          "root folder or an .npz file")
 
     folder = _dataset_folder(spec, path, layout)
     names = layout.splits[split]
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
-        raise FileNotFoundError(f"{spec.name} {split} split: missing {', '.join(missing)} in "
+        raise MissingFileError(f"{spec.name} {split} split: missing {', '.join(missing)} in "
                                 f"{folder}; expected {layout.folder}/ with "
                                 f"{', '.join(names)}; get it: {layout.source}")
     s = spec.image_size
@@ -237,11 +238,11 @@ def load_images(spec: DatasetSpec, path: str | os.PathLike, split: str = "train"
         data = np.asarray(entry.pop("data"))
         labels = np.asarray(entry.pop(layout.label_key), dtype=np.int64)
         if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * s * s:
-            raise ValueError(f"{folder / name}: {spec.name} stores uint8 rows of 3×{s}×{s} = "
+            raise UserError(f"{folder / name}: {spec.name} stores uint8 rows of 3×{s}×{s} = "
                              f"{3 * s * s} values, got {data.dtype} "
                              f"{'×'.join(map(str, data.shape))}")
         if labels.shape != (len(data),):
-            raise ValueError(f"{folder / name}: {len(labels)} labels for {len(data)} images")
+            raise UserError(f"{folder / name}: {len(labels)} labels for {len(data)} images")
         x = data.reshape(-1, 3, s, s).transpose(0, 2, 3, 1)  # planar → N×H×W×C
         if layout.one_based:
             keep = (labels >= 1) & (labels <= spec.num_classes)
@@ -293,7 +294,7 @@ def labelled_fingerprint(images_fingerprint: str, labels: np.ndarray) -> str:
 def check_batch_fits(spec: DatasetSpec, images: int, batch_size: int, where: object) -> None:
     """One-line ``ValueError`` when ``batch_size`` exceeds the ``images`` available."""
     if batch_size > images:
-        raise ValueError(f"--batch-size {batch_size} is larger than the {images} {spec.name} "
+        raise UserError(f"--batch-size {batch_size} is larger than the {images} {spec.name} "
                          f"training images in {where}; use a batch size of at most {images} "
                          "(images are never repeated: a duplicate makes NASWOT's K singular)")
 
@@ -344,7 +345,7 @@ def check_labels(spec: DatasetSpec, labels: torch.Tensor, proxies: list[str]) ->
     named need labels: a loss on classes 0..num_classes-1)."""
     bad = int(((labels < 0) | (labels >= spec.num_classes)).sum())
     if bad:
-        raise ValueError(f"{bad} of the {len(labels)} images in the batch have no {spec.name} "
+        raise UserError(f"{bad} of the {len(labels)} images in the batch have no {spec.name} "
                          f"label (labels must be 0..{spec.num_classes - 1}); proxies "
                          f"{', '.join(proxies)} compute a loss on labels: use the official "
                          "dataset or an .npz with the dataset's labels")

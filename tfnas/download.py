@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from tqdm import tqdm
 
+from tfnas.errors import UserError
 from tfnas.messages import one_line
 
 OFFICIAL_BASE = "https://www.cs.toronto.edu/~kriz/"
@@ -64,7 +65,7 @@ ARCHIVES: dict[str, Archive] = {
 }
 
 
-class DownloadError(OSError):
+class DownloadError(UserError, OSError):
     """A download or extraction that failed; the message is one line and names the fix."""
 
 

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import torch
 
 from tfnas import proxies
+from tfnas.errors import UserError
 from tfnas.proxies import IMAGES, LABELS, ScoringRun
 from tfnas.space import Arch
 
@@ -41,9 +42,9 @@ def check_run(run: ScoringRun, names: Sequence[str]) -> None:
     if not readers:
         return
     if run.batch is None:
-        raise ValueError(f"proxies {', '.join(readers)} read images: pass --data")
+        raise UserError(f"proxies {', '.join(readers)} read images: pass --data")
     if not torch.isfinite(run.batch.images).all():
-        raise ValueError("the image batch contains NaN or inf; check the input images")
+        raise UserError("the image batch contains NaN or inf; check the input images")
     label_readers = sorted(name for name, reads in needs.items() if LABELS in reads)
     if label_readers:
         from tfnas.datasets import check_labels
@@ -71,7 +72,7 @@ def score_archs(archs: Sequence[Arch], run: ScoringRun, names: Sequence[str]
     def record(result: dict, arch: Arch, name: str, score: float, seconds: float) -> None:
         score = float(score)
         if math.isnan(score) or score == math.inf:
-            raise ValueError(f"{name} returned {score} for {arch} on {run.spec.name}; scores "
+            raise UserError(f"{name} returned {score} for {arch} on {run.spec.name}; scores "
                              "are finite or -inf (a degenerate case is -inf, never NaN or "
                              "+inf)")
         result[name] = ProxyScore(score, seconds)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tfnas.config import DEFAULT_BATCH_SIZE, NO_DATA
 from tfnas.datasets import Batch, DatasetSpec, labelled_fingerprint
+from tfnas.errors import UserError
 from tfnas.space import Arch
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def read_fingerprint(reads: Collection[str], images_fingerprint: str | None,
     if IMAGES not in reads and LABELS not in reads:
         return NO_DATA
     if images_fingerprint is None:
-        raise ValueError("this proxy reads images, but the run has no image batch; pass --data")
+        raise UserError("this proxy reads images, but the run has no image batch; pass --data")
     if LABELS not in reads:
         return images_fingerprint
     return labelled_fingerprint(images_fingerprint, labels)
@@ -83,7 +84,7 @@ class ScoringRun:
     def images(self) -> torch.Tensor:
         """The normalised image batch on the run's device."""
         if self.batch is None:
-            raise ValueError("this proxy reads images, but the run has no image batch; pass "
+            raise UserError("this proxy reads images, but the run has no image batch; pass "
                              "--data")
         return _on_device(self.batch.images, self.device)
 
@@ -91,7 +92,7 @@ class ScoringRun:
     def labels(self) -> torch.Tensor:
         """The batch's labels (int64) on the run's device."""
         if self.batch is None:
-            raise ValueError("this proxy reads labels, but the run has no image batch; pass "
+            raise UserError("this proxy reads labels, but the run has no image batch; pass "
                              "--data")
         return _on_device(self.batch.labels, self.device)
 
@@ -162,7 +163,7 @@ class Proxy:
     def __post_init__(self) -> None:
         unknown = set(self.reads) - set(READS)
         if unknown:
-            raise ValueError(f"proxy {self.name}: unknown reads {sorted(unknown)}")
+            raise UserError(f"proxy {self.name}: unknown reads {sorted(unknown)}")
 
     def scores(self, archs: Sequence[Arch], run: ScoringRun) -> list[float]:
         """Scores of ``archs``: the fast path where there is one, else one by one."""

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from tfnas.errors import UserError
 from tfnas.proxies._contract import IMAGES, Proxy, Published, ScoringRun
 from tfnas.proxies._engine import Group, kernel_from_gram, naswot_kernels
 from tfnas.space import Arch
@@ -78,7 +79,7 @@ def naswot_kernel(network: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     codes: c cᵀ is computed once and added for each of them.
     """
     if not torch.isfinite(batch).all():
-        raise ValueError("NASWOT batch contains NaN or inf; check the input images")
+        raise UserError("NASWOT batch contains NaN or inf; check the input images")
     gram = torch.zeros(batch.shape[0], batch.shape[0], dtype=torch.float64,
                        device=batch.device)
     units = 0

@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tfnas.errors import UserError
 from tfnas.proxies._contract import IMAGES, Proxy, ScoringRun
 from tfnas.proxies._reinit import gaussian_weights
 from tfnas.space import Arch
@@ -38,7 +39,7 @@ def activation_patterns(network: nn.Module, images: torch.Tensor) -> int:
     feature map) for the S = len(images) ≤ 62 ``images``, the network as it is."""
     samples = len(images)
     if not 1 <= samples <= 62:
-        raise ValueError(f"SWAP packs each pattern into 63 bits; got {samples} images")
+        raise UserError(f"SWAP packs each pattern into 63 bits; got {samples} images")
     weights = 2 ** torch.arange(samples, dtype=torch.int64, device=images.device)
     # up to 20 images: a table of every possible pattern, marked as seen (linear time)
     seen = torch.zeros(2**samples if samples <= 20 else 0, dtype=torch.bool,

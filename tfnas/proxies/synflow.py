@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from tfnas.errors import UserError
 from tfnas.proxies._contract import Proxy, Published, ScoringRun
 from tfnas.proxies._engine import Group, synflow_sums
 from tfnas.space import Arch
@@ -70,7 +71,7 @@ def synflow_score(network: nn.Module, input_shape: tuple[int, ...]) -> float:
 def log_synflow(total: float) -> float:
     """The stored Synflow score: log of the synaptic-flow sum; −inf for a sum of 0."""
     if math.isnan(total):
-        raise ValueError("synflow sum is NaN; the network produced non-finite values")
+        raise UserError("synflow sum is NaN; the network produced non-finite values")
     return math.log(total) if total > 0 else -math.inf
 
 

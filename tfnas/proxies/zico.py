@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import torch
 
+from tfnas.errors import UserError
 from tfnas.proxies._contract import IMAGES, LABELS, Proxy, Published, ScoringRun
 from tfnas.proxies._gradients import WeightGradient, weight_gradients
 from tfnas.space import Arch
@@ -53,7 +54,7 @@ def zico_from(per_batch: Sequence[list[WeightGradient]]) -> float:
 def zico_score(network: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """ZiCo of ``network`` on the labelled batch split into :data:`BATCHES` parts."""
     if len(images) < BATCHES:
-        raise ValueError(f"zico splits the batch into {BATCHES} batches: it needs at least "
+        raise UserError(f"zico splits the batch into {BATCHES} batches: it needs at least "
                          f"{BATCHES} images, got {len(images)}; raise --batch-size")
     return zico_from([weight_gradients(network, x, y, DTYPE) for x, y in
                       zip(images.chunk(BATCHES), labels.chunk(BATCHES), strict=True)])

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from tfnas.datasets import DATASETS
+from tfnas.errors import UserError
 from tfnas.replay.markdown import format_number, markdown_table
 from tfnas.replay.parallel import fork_map, workers
 from tfnas.replay.search.arrays import ACCURACIES, stored_proxies
@@ -326,7 +327,7 @@ def correlation_rows(scores: Mapping[str, Columns], proxies: Sequence[str] | Non
                         resamples, seed, anchors) for dataset, columns in by_dataset.items()])
     rows = [row for part in fork_map(_share_rows, shares) for rows in part for row in rows]
     if not rows:
-        raise ValueError("no (proxy, accuracy) pair has data: score a dataset with `luigi "
+        raise UserError("no (proxy, accuracy) pair has data: score a dataset with `luigi "
                          "--module pipeline ScoreAll --dataset cifar10` (which also imports "
                          "accuracies) first")
     return rows

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tfnas.errors import UserError
 from tfnas.replay.search.arrays import ScoreTable, score_hint
 from tfnas.replay.search.runs import summarise_runs
 from tfnas.space import NUM_ARCHS, NUM_EDGES, OPS
@@ -75,14 +76,14 @@ def check_evolution(table: ScoreTable, cycles: int, population: int, tournament:
     """One-line ``ValueError`` unless REA can run on ``table`` with these settings."""
     if not table.complete:
         hint = score_hint(table.dataset, table.proxy, table.config)
-        raise ValueError(f"regularized evolution mutates across the whole space, but only "
+        raise UserError(f"regularized evolution mutates across the whole space, but only "
                          f"{len(table.scored)} of {NUM_ARCHS} architectures of {table.dataset} "
                          f"have {table.proxy} scores: run {hint} without --limit first")
     if not 1 <= tournament <= population <= cycles:
-        raise ValueError(f"need 1 <= tournament <= population <= cycles, got tournament="
+        raise UserError(f"need 1 <= tournament <= population <= cycles, got tournament="
                          f"{tournament}, population={population}, cycles={cycles}")
     if runs < 1:
-        raise ValueError(f"runs must be at least 1, got {runs}")
+        raise UserError(f"runs must be at least 1, got {runs}")
 
 
 def evolve(table: ScoreTable, cycles: int, population: int, tournament: int, runs: int,

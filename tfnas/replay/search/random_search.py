@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tfnas.errors import UserError
 from tfnas.replay.search.arrays import ScoreTable, score_hint
 from tfnas.replay.search.runs import summarise_runs
 
@@ -45,11 +46,11 @@ def check_random_search(table: ScoreTable, n: int, runs: int) -> None:
     if not 1 <= n <= available:
         more = (f" (or score more: {score_hint(table.dataset, table.proxy, table.config)})"
                 if not table.complete else "")
-        raise ValueError(f"random search samples N distinct architectures without replacement; "
+        raise UserError(f"random search samples N distinct architectures without replacement; "
                          f"N={n} but {table.dataset} has {available} {table.proxy}-scored "
                          f"architectures: pick N in 1..{available}{more}")
     if runs < 1:
-        raise ValueError(f"runs must be at least 1, got {runs}")
+        raise UserError(f"runs must be at least 1, got {runs}")
 
 
 def random_search(table: ScoreTable, n: int, runs: int, rng: np.random.Generator) -> pd.DataFrame:
