@@ -11,7 +11,9 @@ this checkout. Example (the release of this repository):
         --images ImageNet16-120=../shared/data/images/imagenet16_sample.npz
 
 ``tests/test_bundle.py`` re-scores a sample of every bundled (dataset, proxy) with today's code
-and the same images and checks the bundle's rows.
+and the same images and checks the bundle's rows. The bundle's SHA-256 is recorded in the
+``SHA256SUMS`` beside it (``tfnas/data/SHA256SUMS``), which ``tfnas db init`` checks before it
+writes anything.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from db.bundle import BUNDLE, bundle_metadata, export_bundle
+from db.bundle import BUNDLE, CHECKSUMS_NAME, bundle_metadata, export_bundle, read_checksums
 from tfnas import proxies
 from tfnas.config import DEFAULT
 from tfnas.datasets import batch_fingerprint, dataset_spec
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {args.out}: {size / 1e6:.2f} MB; images: "
           + "; ".join(f"{d}: {v['file']} ({v['fingerprint']})" for d, v in
                       bundle_metadata(args.out)["images"].items()))
+    sums = args.out.with_name(CHECKSUMS_NAME)
+    print(f"recorded its SHA-256 {read_checksums(sums)[args.out.name]} in {sums}")
     if size > 10e6:
         sys.exit(f"the bundle is {size / 1e6:.1f} MB, over the 10 MB budget")
 
