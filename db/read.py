@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, TypeVar
 import duckdb
 import numpy as np
 
-from db.connection import DatabaseError, explain, init_hint, open_read_only
-from db.sql import ACCURACY_COLUMNS, configuration_rows_sql, configuration_sql
+from db.connection import DatabaseError, explain, init_hint, open_database
+from db.sql import ACCURACY_COLUMNS, configuration_rows_sql, configuration_sql, wide_columns
 from tfnas.config import DEFAULT, NO_DATA, ScoringConfig
 from tfnas.datasets import DATASETS
+from tfnas.errors import UserError
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
 
@@ -126,12 +127,8 @@ def _missing(conn: duckdb.DuckDBPyConnection, path: Path, dataset: str,
             f"{describe_configurations(held)}")
 
 
-def _ensembles(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, list[str]] | None:
-    """Each rank ensemble's members (the ``ensembles`` table); ``None`` for a database written
-    by a tfnas without that table (read as it is; ``tfnas db init`` on it adds the table)."""
-    if not _fetch(conn, path, "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = "
-                              "'ensembles'")["n"][0]:
-        return None
+def _ensembles(conn: duckdb.DuckDBPyConnection, path: Path) -> dict[str, list[str]]:
+    """Each rank ensemble's members (the ``ensembles`` table)."""
     found = _fetch(conn, path, "SELECT name, members FROM ensembles")
     return {name: members.split(",") for name, members in zip(*found.values(), strict=True)}
 
@@ -145,22 +142,23 @@ def read_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT,
     of ``proxies`` has no scores — unless ``if_stored``: then those are left out (and every
     proxy is read when none of them is stored, so the caller can say what is missing)."""
     path = Path(path)
-    conn = open_read_only(path)
+    conn = open_database(path)
     try:
         stored = sorted(_fetch(conn, path, "SELECT DISTINCT proxy FROM proxy_scores")["proxy"])
-        offered = sorted(name for name, members in (_ensembles(conn, path) or {}).items()
+        offered = sorted(name for name, members in _ensembles(conn, path).items()
                          if set(members) <= set(stored))
         if proxies is not None and if_stored:
             proxies = [p for p in proxies if p in stored + offered] or None
         if proxies is not None:
             missing = [p for p in proxies if p not in stored + offered]
             if missing:
-                raise ValueError(f"--proxies: {shorten(missing[0])} has no scores in {path} for "
+                raise UserError(f"--proxies: {shorten(missing[0])} has no scores in {path} for "
                                  f"{config.describe()} (stored: {', '.join(stored) or 'none'}"
                                  + (f"; rank ensembles: {', '.join(offered)})" if offered
                                     else ")"))
         chosen_ensembles = [e for e in offered if e in (proxies or ())]
         stored = [p for p in stored if proxies is None or p in proxies] + chosen_ensembles
+        wide_columns(stored, f"the scores read from {path}")  # never one column for two
         chosen = configuration_rows_sql(config, chosen_ensembles)
         rows = _fetch(conn, path, "SELECT list_position($datasets, dataset) AS d, "
                                   "list_position($proxies, proxy) AS p, arch_code, score, "
@@ -229,7 +227,7 @@ def read_seed_scores(path: str | os.PathLike, config: ScoringConfig = DEFAULT
     or more seeds; per seed one set of images, as :func:`read_scores` reads them. ``None``
     when no pair has two seeds (then nothing imports pandas)."""
     path = Path(path)
-    conn = open_read_only(path)
+    conn = open_database(path)
     try:
         seeds = _fetch(conn, path, "SELECT DISTINCT seed FROM proxy_scores WHERE batch_size = ? "
                        "AND augment = ? AND (dataset, proxy) IN (SELECT (dataset, proxy) FROM "
@@ -255,7 +253,7 @@ def read_published(path: str | os.PathLike) -> list[dict]:
     """The ``published`` table, one dict per row: proxy, statistic, dataset, source, accuracy,
     value."""
     path = Path(path)
-    conn = open_read_only(path)
+    conn = open_database(path)
     try:
         found = _fetch(conn, path, "SELECT proxy, statistic, dataset, source, accuracy, value "
                        "FROM published ORDER BY ALL")
@@ -268,5 +266,5 @@ def read_arch_scores(path: str | os.PathLike, dataset: str,
                      config: ScoringConfig = DEFAULT) -> pd.DataFrame:
     """One dataset's rows of :func:`read_scores` (``arch_scores``-like, any configuration)."""
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+        raise UserError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     return read_scores(path, config, [dataset]).frames[dataset]

@@ -27,7 +27,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from db.connection import insert_frame, registered
+import tfnas
+from db.connection import MARKER, SCHEMA_VERSION, insert_frame, registered
 from db.sql import (
     ACCURACY_COMMENTS,
     ACCURACY_VIEW_SQL,
@@ -244,9 +245,23 @@ benchmarks = sa.Table(
     comment="benchmark imports: proof that accuracies of a source are complete",
 )
 
+schema_marker = sa.Table(
+    MARKER, metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False,
+              comment="version of the tfnas schema the database follows (db.connection."
+                      "SCHEMA_VERSION); a tfnas refuses to write a newer one"),
+    sa.Column("tfnas_version", sa.String, nullable=False,
+              comment="tfnas version that last wrote the schema"),
+    comment="marks a tfnas database (one row): tfnas writes only files that carry it",
+)
+
+
 def arch_scores_sql(proxy_names: list[str]) -> str:
     """The wide ``arch_scores`` view: one row per (dataset, arch) of the default
     configuration, a score and a seconds column per proxy (generated from ``proxies``)."""
+    from db.sql import wide_columns
+
+    wide_columns(proxy_names)  # one line when two columns coincide, never one DuckDB renames
     columns = [f"any_value(score) FILTER (proxy = {quote(p)}) AS {identifier(p)}"
                for p in proxy_names]
     columns += [f"any_value(seconds) FILTER (proxy = {quote(p)}) AS "
@@ -329,6 +344,9 @@ def ensure_schema(conn: Connection) -> None:
     completing the tables of a database an older tfnas wrote."""
     metadata.create_all(conn)
     _add_isomorphism_columns(conn)
+    conn.execute(sa.delete(schema_marker))
+    conn.execute(sa.insert(schema_marker).values(version=SCHEMA_VERSION,
+                                                 tfnas_version=tfnas.__version__))
     stored = conn.execute(sa.select(sa.func.count()).select_from(architectures))
     if stored.scalar_one() < NUM_ARCHS:
         # the missing ones by an anti-join: DuckDB 1.5's INSERT OR IGNORE also drops rows whose

@@ -194,3 +194,69 @@ ACCURACY_COMMENTS: dict[str, str] = {
     "valid_acc_200ep": "NATS-Bench validation accuracy (%) after 200 epochs; CIFAR-10 from run "
                        "cifar10-valid (trained on train only); NULL where unknown",
 }
+
+
+# --- names of proxies and rank ensembles: never a column name twice -------------------------
+
+#: The columns of a wide table (``arch_scores``; :func:`db.read.read_scores`) before the
+#: proxies' (the accuracies, :data:`ACCURACY_COLUMNS`, come after them).
+ARCH_COLUMNS: tuple[str, ...] = ("dataset", "arch_code", "arch_index", "arch_str", "iso_class")
+#: A wide table has, per proxy or rank ensemble ``name``, a column ``name`` (its score) and
+#: ``name`` + each of these.
+SUFFIXES: tuple[str, ...] = ("_seconds",)
+
+
+def wide_columns(names: Sequence[str], table: str = "arch_scores") -> list[str]:
+    """The columns of a wide ``table`` of the proxies and rank ensembles ``names``, in order:
+    :data:`ARCH_COLUMNS`, each name, each name + each suffix (:data:`SUFFIXES`), the
+    accuracies. A one-line :class:`~db.connection.DatabaseError` when two would have the same
+    name: DuckDB would rename one (``ens_x_seconds_1``), a dict of columns overwrite one."""
+    from db.connection import DatabaseError  # (db.sql itself is text only)
+
+    named = ([(c, None, f"the column {c}") for c in ARCH_COLUMNS]
+             + [(n, n, f"the score of {n}") for n in names]
+             + [(n + s, n, f"the {s.lstrip('_')} of {n}") for s in SUFFIXES for n in names]
+             + [(c, None, f"the column {c}") for c in ACCURACY_COLUMNS])
+    seen: dict[str, str] = {}
+    for column, owner, what in named:
+        if column in seen:
+            culprit = column if column in names else owner
+            raise DatabaseError(
+                f"two columns of {table} would be named {column}: {seen[column]} and {what}; "
+                f"remove or rename {culprit} (a rank ensemble: DELETE FROM ensembles WHERE "
+                f"name = {quote(culprit)}, with DuckDB; tfnas db ensemble refuses such names)")
+        seen[column] = what
+    return list(seen)
+
+
+def reserved_names() -> dict[str, str]:
+    """The names no proxy or rank ensemble may take, each with what it is: the tables of the
+    schema (:data:`db.schema.metadata`) and the views, and their columns."""
+    from db.schema import metadata  # (db.schema imports this module)
+
+    views = [*VIEW_COMMENTS, "arch_scores"]
+    columns = [*ARCH_COLUMNS, *ACCURACY_COLUMNS, *VIEW_COLUMN_COMMENTS,
+               *(column.name for table in metadata.tables.values() for column in table.columns)]
+    return (dict.fromkeys(columns, "a column") | dict.fromkeys(views, "a view")
+            | dict.fromkeys(metadata.tables, "a table"))
+
+
+def check_ensemble_name(name: str) -> None:
+    """One-line ``ValueError`` when ``name`` cannot name a rank ensemble in the store: it ends
+    in a suffix of :data:`SUFFIXES` (``ens_x_seconds`` would be ``ens_x``'s seconds column
+    of ``arch_scores``) or is the name of a table, view or column (:func:`reserved_names`).
+    The rest (``ens_`` prefix, not a proxy's name) is :func:`tfnas.ensembles.check_ensemble`."""
+    from tfnas.errors import UserError
+    from tfnas.messages import shorten
+
+    for suffix in SUFFIXES:
+        if name.endswith(suffix):
+            raise UserError(f"ensemble name {shorten(name)} ends in {suffix}, which names the "
+                            f"{suffix.lstrip('_')} column of each proxy and ensemble in "
+                            f"arch_scores and the reports ({shorten(name)} would be that "
+                            f"column of {shorten(name.removesuffix(suffix))}); choose a name "
+                            f"that does not end in {suffix}")
+    what = reserved_names().get(name)
+    if what is not None:
+        raise UserError(f"ensemble name {shorten(name)} is {what} of the database's tables and "
+                        "views; choose another")

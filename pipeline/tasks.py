@@ -21,6 +21,7 @@ proves it holds exactly its task's rows (:mod:`db.shards`); ``ImportBenchmark`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import pandas as pd
 
 import db
 from db.benchmark import check_source, default_source, is_imported, source_label
-from db.connection import DatabaseError, open_read_only
+from db.connection import DatabaseLocked, verify
 from db.load import stored_rows
 from db.shards import ShardError, ShardTask, read_shard, shard_tasks, write_shard
 from pipeline.parameters import (
@@ -43,11 +44,12 @@ from pipeline.parameters import (
     device_name,
     in_range,
     known_dataset,
+    one_line_errors,
     proxy_list,
     refuse_empty_flags,
     seed_list,
 )
-from pipeline.shards import check_writable, resolve_device, score_shard, select_archs
+from pipeline.shards import resolve_device, score_shard, select_archs
 from tfnas import proxies
 from tfnas.config import DEFAULT, DEFAULT_DB, NO_DATA, SEED_MAX, STUDY_PROXIES, ScoringConfig
 from tfnas.datasets import (
@@ -58,7 +60,9 @@ from tfnas.datasets import (
     load_images,
     sample_batch,
 )
+from tfnas.errors import UserError
 from tfnas.proxies import IMAGES, LABELS, ScoringRun
+from tfnas.replay.files import check_writable
 
 
 class _Out(luigi.Task):
@@ -67,8 +71,14 @@ class _Out(luigi.Task):
     db = Text(flag="--db", default=DEFAULT_DB, description="DuckDB file (created)")
 
     def __init__(self, *args, **kwargs) -> None:
-        refuse_empty_flags(type(self))
-        super().__init__(*args, **kwargs)
+        with one_line_errors():
+            refuse_empty_flags(type(self))
+            super().__init__(*args, **kwargs)
+            self.check()
+
+    def check(self) -> None:
+        """Checks of the whole task once its parameters are set, before any work (one line on
+        the command line: :func:`pipeline.parameters.one_line_errors`)."""
 
     @property
     def db_path(self) -> Path:
@@ -214,7 +224,7 @@ class ScoreShard(_Run):
             batch = sample_batch(self.spec, self.data_path(), self.config(self.seed))
             read = proxies.read_fingerprint(self.reads(), batch.fingerprint, batch.labels)
             if read != self.fingerprint:
-                raise ValueError(f"the images or labels in {self.data_path()} changed since the "
+                raise UserError(f"the images or labels in {self.data_path()} changed since the "
                                  f"run was planned (fingerprint {read}, planned "
                                  f"{self.fingerprint}); run the command again")
         run = ScoringRun(self.spec, self.seed, str(device), batch, self.batch_size)
@@ -234,9 +244,9 @@ class ScoreAll(_Run):
                       description="comma list of seeds, e.g. 0,1,2")
     benchmark = ImportBenchmark.benchmark
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._checked: tuple | None = None
+    _checked: tuple | None = None
+
+    def check(self) -> None:
         self.fingerprints  # noqa: B018 (checks every input now: one line before any work)
 
     def groups(self) -> dict[frozenset[str], tuple[str, ...]]:
@@ -328,16 +338,12 @@ class ScoreAll(_Run):
 
 
 def check_database(path: Path) -> None:
-    """One line now, not after hours of scoring, when ``path`` exists but is not a DuckDB
-    database (a folder, another file, a corrupt one); a lock held by another writer passes
-    (it may be released by the time the shards are scored)."""
-    if not path.exists():
-        return
-    try:
-        open_read_only(path).close()
-    except DatabaseError as err:
-        if "locked by another process" not in str(err):
-            raise
+    """One line now, not after hours of scoring, when ``path`` cannot be written by this run:
+    not a regular file, not a DuckDB or not a tfnas database, corrupt, or being written by
+    a file being written by another process passes (it may be free by the time the shards
+    are scored), and so does a missing one (the run creates it)."""
+    with contextlib.suppress(DatabaseLocked):
+        verify(path, create=True)
 
 
 def _files_signature(path: Path) -> tuple:

@@ -10,6 +10,7 @@ cell's naswot), labelled so by their data fingerprint ``test``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Sequence
@@ -43,6 +44,22 @@ DATASETS = tuple(SPECS)
 PREFIX = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet16_120"}
 OP_VALUE = np.array([0.0, 4.0, 6.0, 9.0, 2.0])  # none, skip, conv1x1, conv3x3, avg_pool
 BASE = {"cifar10": 60.0, "cifar100": 30.0, "ImageNet16-120": 10.0}
+
+
+class PathEngine:
+    """An engine-like object whose every ``begin()`` / ``connect()`` is one whole write of the
+    file (:func:`db.writing`: staged, then renamed), so a read of the path right after sees it,
+    as a read after a pipeline run or ``tfnas db init`` does."""
+
+    def __init__(self, path):
+        self.path = path
+
+    @contextlib.contextmanager
+    def begin(self):
+        with db.writing(self.path) as engine, engine.begin() as conn:
+            yield conn
+
+    connect = begin
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from conftest import PathEngine
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from nats_bench import ArchResults, ResultsCount, pickle_save
@@ -103,9 +104,9 @@ def query(engine, sql, **params):
 
 @pytest.fixture
 def engine(tmp_path):
-    with db.writing(tmp_path / "tfnas.duckdb") as engine:
-        db.create_schema(engine)
-        yield engine
+    engine = PathEngine(tmp_path / "tfnas.duckdb")
+    db.create_schema(engine)
+    return engine
 
 
 def test_official_fast_mode_directory(engine, tmp_path):

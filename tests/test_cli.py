@@ -1,5 +1,6 @@
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -132,6 +133,10 @@ def test_any_registered_proxy_can_be_asked_for(capsys, tmp_path, monkeypatch):
                                                 "0..2147483647, got '4294967296'"),
     (["--arch", MIXED, "--proxies", "naswot,,synflow"], "argument --proxies: needs a comma"),
     (["--arch", MIXED, "--proxies", "snip2"], "--proxies: unknown proxy 'snip2'"),
+    (["--arch", MIXED, "--proxies", "naswot,params,naswot"],  # scored and printed twice
+     "argument --proxies: 'naswot' is listed twice; name each proxy once"),
+    (["--arch", MIXED.replace("|+", "\n|+", 1)], "malformed architecture string"),  # "$"
+    (["--archs-file", "{tmp}"], "cannot read --archs-file {tmp}: Is a directory"),
     (["--arch", "|" + "x" * 10_000 + "~0|"], "malformed architecture string '|xxxx"),
 ])
 def test_errors_are_one_line_and_exit_2(capsys, images, tmp_path, argv, message):
@@ -185,3 +190,77 @@ def test_real_cifar10_sample(capsys, shared_data):
                        "--batch-size", 16, "--json")
     record = strict_json(out[0])
     assert code == 0 and math.isfinite(record["naswot"]) and record["params"] == 129_306
+
+
+def test_duplicate_proxies_are_refused_by_the_registry_check():
+    """`tfnas score` and the pipeline (its --proxies) validate names with check_proxies."""
+    from tfnas import proxies
+
+    with pytest.raises(ValueError, match="^--proxies: 'naswot' is listed twice; name each "
+                                         "proxy once$"):
+        proxies.check_proxies(["naswot", "params", "naswot"])
+    assert proxies.check_proxies(["params", "naswot"]) == ("naswot", "params")
+
+
+# --- --db of every command: refused before it is opened ---------------------------------------
+
+def test_db_init_on_a_named_pipe_is_refused_at_once(tmp_path):
+    """Issue: DuckDB opened a FIFO and waited for a writer forever."""
+    fifo = tmp_path / "db.fifo"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-m", "tfnas.cli", "db", "init", "--db", "db.fifo"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("tfnas: error: argument --db: 'db.fifo' is a named pipe, not a "
+                           "database file; give a DuckDB file (`tfnas db init --db FILE` "
+                           "creates one) (see 'tfnas db init -h')\n")
+
+
+@pytest.mark.parametrize("argv", [["db", "init"], ["db", "ensemble", "ens_x", "--method",
+                                                   "mean_rank", "--members", "naswot,synflow"],
+                                  ["sql", "-"], ["tables"], ["correlations"], ["plot"]])
+def test_every_command_refuses_a_db_that_is_not_a_regular_file(tmp_path, capsys, monkeypatch,
+                                                                argv):
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "db.fifo")
+    (tmp_path / "db.folder").mkdir()
+    for db, kind in (("db.fifo", "a named pipe"), ("db.folder", "a folder")):
+        code, out, err = run(capsys, *argv, "--db", db)
+        assert code == 2 and out == [] and len(err) == 1
+        assert err[0].startswith(f"tfnas: error: argument --db: '{db}' is {kind}, not a "
+                                 "database file; give a DuckDB file")
+
+
+def test_writing_commands_check_the_db_can_be_written_before_opening_it(tmp_path, capsys,
+                                                                         monkeypatch):
+    """Write failures say "cannot write", before any work (DuckDB's own error on opening a
+    read-only file was reported as "database ... cannot be read")."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file.txt").write_text("a file\n")
+    code, _, err = run(capsys, "db", "init", "--db", "file.txt/t.duckdb")
+    assert code == 2 and err == ["tfnas: error: --db: cannot write in file.txt (file.txt is not "
+                                 "a folder); choose a folder you can write"]
+    assert main(["db", "init", "--db", "t.duckdb"]) == 0
+    stored = (tmp_path / "t.duckdb").read_bytes()
+    capsys.readouterr()
+    real_access = os.access  # as for a user who may not write the file (root always may)
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if (
+        str(path) == "t.duckdb" and mode & os.W_OK) else real_access(path, mode, **kw))
+    for argv in (["db", "init"], ["db", "ensemble", "ens_x", "--method", "mean_rank",
+                                  "--members", "naswot,synflow"]):
+        code, out, err = run(capsys, *argv, "--db", "t.duckdb")
+        assert code == 2 and out == [] and err == [
+            "tfnas: error: --db: cannot write database t.duckdb: it is read-only (or not "
+            "yours); make it writable or give another --db"]
+    assert (tmp_path / "t.duckdb").read_bytes() == stored
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway; the test "
+                                              "above simulates it")
+def test_a_read_only_database_is_not_written(tmp_path, capsys):
+    database = tmp_path / "t.duckdb"
+    assert main(["db", "init", "--db", str(database)]) == 0
+    database.chmod(0o444)
+    capsys.readouterr()
+    code, _, err = run(capsys, "db", "init", "--db", database)
+    assert code == 2 and err[0].startswith(f"tfnas: error: --db: cannot write database {database}")

@@ -11,10 +11,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from conftest import REPO, metadata, shard_task
+from conftest import REPO, PathEngine, metadata, shard_task
 
 import db
-from db.connection import DatabaseError, open_read_only
+from db.connection import SCHEMA_VERSION, DatabaseError, open_read_only
 from db.load import stored_rows
 from db.read import read_arch_scores, read_scores
 from db.shards import SHARD_SCHEMA, ShardError, write_shard
@@ -55,16 +55,17 @@ def query(engine, sql, **params):
 
 @pytest.fixture
 def engine(tmp_path):
-    with db.writing(tmp_path / "tfnas.duckdb") as engine:
-        db.create_schema(engine)
-        yield engine
+    engine = PathEngine(tmp_path / "tfnas.duckdb")
+    db.create_schema(engine)
+    return engine
 
 
 def test_create_schema_is_idempotent_and_fills_the_space(engine):
     db.create_schema(engine)  # second time: nothing changes, nothing fails
     assert query(engine, "SELECT table_name FROM duckdb_tables() ORDER BY 1") == [
         ("accuracies",), ("architectures",), ("benchmarks",), ("costs",), ("ensembles",),
-        ("proxies",), ("proxy_scores",), ("published",)]
+        ("proxies",), ("proxy_scores",), ("published",), ("tfnas_schema",)]
+    assert query(engine, "SELECT version FROM tfnas_schema") == [(SCHEMA_VERSION,)]
     assert query(engine, "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1"
                  ) == [("arch_accuracies",), ("arch_scores",), ("default_scores",), ("scores",)]
     (count, indexed, classes), = query(engine, "SELECT count(*), count(arch_index), "

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import db
+from db.connection import DatabaseError
 from db.read import read_scores
 from db.shards import write_shard
+from db.sql import reserved_names
 from tfnas import proxies
 from tfnas.cli import main
 from tfnas.ensembles import METHODS, SHIPPED, check_ensemble
@@ -109,7 +111,9 @@ def test_redefining_replaces_and_bad_definitions_get_one_line(ensemble_db, tmp_p
     capsys.readouterr()
     for argv, message in [
         (["naswot", "--method", "mean_rank", "--members", "naswot,synflow"], "must be 'ens_'"),
-        (["ens_x", "--method", "mean_rank", "--members", "naswot,naswot"], "at least two"),
+        (["ens_x", "--method", "mean_rank", "--members", "naswot"], "at least two"),
+        (["ens_x", "--method", "mean_rank", "--members", "naswot,synflow,naswot"],
+         "argument --members: 'naswot' is listed twice"),
         (["ens_x", "--method", "mean_rank", "--members", "naswot,nope"], "unknown proxy 'nope'"),
         (["ens_x", "--method", "vote", "--members", "naswot,synflow"], "invalid choice"),
         (["ens_Bad-Name", "--method", "mean_rank", "--members", "naswot,synflow"], "a-z, 0-9"),
@@ -142,7 +146,7 @@ def test_check_ensemble_accepts_exactly_the_valid_definitions(name, method, memb
         assert valid and ensemble.members == tuple(sorted(set(members)))
 
 
-def test_a_database_written_before_ensembles_is_read_and_upgraded_by_db_init(ensemble_db,
+def test_a_database_written_before_ensembles_is_refused_then_upgraded_by_db_init(ensemble_db,
                                                                               tmp_path):
     from db.sql import configuration_sql
     from tfnas.config import DEFAULT
@@ -151,12 +155,112 @@ def test_a_database_written_before_ensembles_is_read_and_upgraded_by_db_init(ens
     old.write_bytes(ensemble_db.read_bytes())
     with duckdb.connect(str(old)) as conn:  # as an earlier tfnas left it: no ensembles anywhere
         conn.execute("DROP TABLE ensembles")
+        conn.execute("DROP TABLE tfnas_schema")
         conn.execute("CREATE OR REPLACE VIEW default_scores AS "
                      + configuration_sql(DEFAULT, ensembles=False))
-    old_scores = read_scores(old, datasets=["cifar10"])
-    frame = old_scores.frames["cifar10"]
-    assert old_scores.ensembles == () and frame["naswot"].notna().all()
+    with pytest.raises(DatabaseError, match=r"written by an older tfnas; run `tfnas db init "
+                                            r"--db .*old.duckdb` to upgrade it"):
+        read_scores(old, datasets=["cifar10"])
     assert main(["db", "init", "--db", str(old)]) == 0  # adds the table (and the shipped scores)
     frame = read_scores(old, datasets=["cifar10"], proxies=["naswot", "ens_naswot_synflow"]
                         ).frames["cifar10"]
     assert frame["ens_naswot_synflow"].notna().sum() == frame["naswot"].notna().sum() > 0
+
+
+# --- ensemble names: never two columns of arch_scores (or of a report) with one name ---------
+
+def ensemble_names(path):
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return sorted(name for name, in conn.execute("SELECT name FROM ensembles").fetchall())
+
+
+def arch_scores_columns(path):
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'arch_scores'"
+        ).fetchall()]
+
+
+def test_a_name_ending_in_seconds_beside_its_stem_is_refused_and_nothing_stored(
+        ensemble_db, tmp_path, capsys):
+    """Issue: `ens_x_seconds` beside `ens_x` overwrote ens_x's seconds column with its score
+    (a search time of -20.5 s) and DuckDB renamed a column ens_x_seconds_1."""
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(ensemble_db.read_bytes())
+    assert main(["db", "ensemble", "ens_x", "--method", "mean_rank", "--members",
+                 "naswot,synflow", "--db", str(copy)]) == 0
+    before, columns = ensemble_names(copy), arch_scores_columns(copy)
+    capsys.readouterr()
+    assert main(["db", "ensemble", "ens_x_seconds", "--method", "mean_rank", "--members",
+                 "naswot,flops", "--db", str(copy)]) == 2
+    assert capsys.readouterr().err == (
+        "tfnas: error: ensemble name 'ens_x_seconds' ends in _seconds, which names the seconds "
+        "column of each proxy and ensemble in arch_scores and the reports ('ens_x_seconds' "
+        "would be that column of 'ens_x'); choose a name that does not end in _seconds\n")
+    assert ensemble_names(copy) == before and "ens_x_seconds" not in before
+    assert arch_scores_columns(copy) == columns
+    assert "ens_x_seconds" in columns and not [c for c in columns if c.endswith("_1")]
+
+
+def test_a_clash_stored_by_an_older_tfnas_is_one_line_never_a_renamed_column(ensemble_db,
+                                                                              tmp_path, capsys):
+    """The guard behind the name check: arch_scores (regenerated on every write) and
+    read_scores raise instead of renaming or overwriting a column."""
+    from db.schema import arch_scores_sql
+
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(ensemble_db.read_bytes())
+    with duckdb.connect(str(old)) as conn:  # as an earlier tfnas let a user define it
+        conn.execute("INSERT INTO ensembles VALUES ('ens_mine_seconds', 'mean_rank', "
+                     "'naswot,synflow', 'clash')")
+    before = ensemble_names(old)
+    fix = "DELETE FROM ensembles WHERE name = 'ens_mine_seconds'"
+    assert main(["db", "ensemble", "ens_y", "--method", "mean_rank", "--members",
+                 "naswot,synflow", "--db", str(old)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "tfnas: error: two columns of arch_scores would be named ens_mine_seconds: the score "
+        "of ens_mine_seconds and the seconds of ens_mine; remove or rename ens_mine_seconds")
+    assert fix in err
+    assert ensemble_names(old) == before  # the transaction rolled back: no ens_y
+    with pytest.raises(DatabaseError, match="two columns of the scores read from .* would be "
+                                            "named ens_mine_seconds"):
+        read_scores(old, datasets=["cifar10"], proxies=["ens_mine", "ens_mine_seconds"])
+    for names in (["ens_a", "ens_a_seconds"], ["naswot", "test_acc_12ep"], ["dataset"]):
+        with pytest.raises(DatabaseError, match="two columns of arch_scores would be named"):
+            arch_scores_sql(names)
+
+
+@given(name=st.one_of(names, st.sampled_from(sorted(reserved_names())),
+                      names.map(lambda name: name + "_seconds")))
+def test_check_ensemble_name_refuses_exactly_the_names_of_the_store(name):
+    from db.sql import check_ensemble_name
+
+    clash = name.endswith("_seconds") or name in reserved_names()
+    try:
+        check_ensemble_name(name)
+    except ValueError as err:
+        assert clash and "\n" not in str(err) and len(str(err)) < 400
+        assert ("ends in _seconds" if name.endswith("_seconds") else "database's tables and "
+                                                                     "views") in str(err)
+    else:
+        assert not clash
+
+
+@given(st.lists(names, max_size=8))
+def test_names_the_checks_accept_never_make_a_column_twice(candidates):
+    """Whatever ensembles are defined (each accepted by tfnas db ensemble's checks), beside
+    every registered proxy, arch_scores and the reports have one column per name."""
+    from db.sql import check_ensemble_name, wide_columns
+
+    accepted = []
+    for name in candidates:
+        try:
+            check_ensemble(name, "mean_rank", ["naswot", "synflow"], proxies.names())
+            check_ensemble_name(name)
+        except ValueError:
+            continue
+        accepted.append(name)
+    chosen = [*proxies.names(), *dict.fromkeys(accepted)]
+    columns = wide_columns(chosen)
+    assert len(columns) == len(set(columns)) == 9 + 2 * len(chosen)

@@ -141,6 +141,7 @@ def test_a_database_written_before_the_classes_gains_them_on_the_next_write(scor
         conn.execute("DROP VIEW arch_scores")
         conn.execute("ALTER TABLE architectures DROP COLUMN iso_class")
         conn.execute("ALTER TABLE architectures DROP COLUMN canonical_form")
+        conn.execute("DROP TABLE tfnas_schema")
     assert main(["db", "init", "--db", str(old)]) == 0
     with duckdb.connect(str(old), read_only=True) as conn:
         stored = conn.execute("SELECT arch_code, canonical_form, iso_class FROM architectures "

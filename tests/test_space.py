@@ -59,6 +59,8 @@ def test_mutations_change_exactly_one_edge():
     ("|none~0|+|none~0|none~1|+|none~0|none~1|none~02|", "none~02"),
     ("|none0|+|none~0|none~1|+|none~0|none~1|none~2|", "none0"),
     ("", "need 3"),
+    ("|none~0\n|+|none~0|none~1|+|none~0|none~1|none~2|", r"'none~0\n'"),
+    ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2\n|", r"'none~2\n'"),
 ])
 def test_malformed_strings_name_the_bad_token_and_the_expected_form(text, token):
     with pytest.raises(ValueError) as err:
@@ -138,3 +140,16 @@ def test_property_any_file_reads_or_fails_naming_it(tmp_path_factory, data):
         assert str(path) in str(err) and "\n" not in str(err)
         return
     assert archs and all(isinstance(a, Arch) for a in archs)
+
+
+WHITESPACE = st.sampled_from(["\n", "\r", "\r\n", " ", "\t", "\v", "\f", "\x00", "\u2028"])
+
+
+@given(ARCHS, WHITESPACE)
+def test_property_whitespace_anywhere_is_refused(arch, space):
+    """Only the exact string parses: no "\n" (which a regex "$" lets through at the end of a
+    token) or other whitespace at any position, next to a separator or inside a token."""
+    text = str(arch)
+    for at in range(len(text) + 1):
+        with pytest.raises(ValueError, match="^malformed architecture string"):
+            parse_arch(text[:at] + space + text[at:])

@@ -1,6 +1,8 @@
 """Tables I–V (tfnas.replay.tables) and ``tfnas tables`` on small databases built with the
 db API (conftest.score_db)."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -335,3 +337,79 @@ def test_an_out_path_that_is_a_file_is_refused_before_any_work(full_db, capsys, 
     err = capsys.readouterr().err
     assert err == (f"tfnas: error: argument --out: {full_db} is a file; give a folder (it is "
                    f"created when missing) (see 'tfnas {command} -h')\n")
+
+
+# --- the reports' arguments, checked before any work (tables, correlations, plot) -----------
+
+@pytest.mark.parametrize("command", ["tables", "correlations", "plot"])
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--proxies", "naswot,synflow,naswot"],  # each of its rows was printed twice
+     "argument --proxies: 'naswot' is listed twice; name each proxy once"),
+    (["--fingerprint", ""],  # was read as "not given": the default images
+     "argument --fingerprint: is empty; give the fingerprint of the images or leave the flag "
+     "out"),
+    (["--fingerprint", " "], "argument --fingerprint: is empty"),
+    (["--out", "{file}/sub"],  # was a traceback after everything was computed and printed
+     "argument --out: cannot write in {file}/sub ({file} is not a folder); choose a folder you "
+     "can write"),
+    (["--db", "folder"], "argument --db: 'folder' is a folder, not a database file; give a "
+                         "DuckDB file (`tfnas db init --db FILE` creates one)"),
+    (["--db", "fifo"], "argument --db: 'fifo' is a named pipe, not a database file"),
+])
+def test_report_arguments_are_refused_in_one_line_before_any_work(full_db, tmp_path, capsys,
+                                                                   monkeypatch, command, argv,
+                                                                   message):
+    monkeypatch.chdir(tmp_path)  # short relative paths: argparse's messages cut long words
+    (tmp_path / "file.txt").write_text("a file\n")
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    runs = ["--runs", "2"] if command == "tables" else []
+    assert main([command, "--db", str(full_db), "--out", "out", *runs,
+                 *(a.format(file="file.txt") for a in argv)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"tfnas: error: {message.format(file='file.txt')}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_fingerprint_is_counted_per_dataset_and_the_fix_named(tmp_path, capsys):
+    """Issue: `--fingerprint` naming images no score was computed on: "skipped 1 dataset(s)"
+    followed by three datasets, and `luigi ... ScoreAll --proxies naswot` as the fix, which
+    scores whatever images --data holds, not those."""
+    from conftest import build, metadata, shard_table, shard_task
+
+    from db.shards import write_shard
+
+    codes = np.arange(300)
+    path = build(tmp_path, datasets=("cifar10", "cifar100"), proxies=("naswot",), codes=codes)
+    shards = {}
+    for dataset in ("cifar10", "cifar100"):  # data-free: stored under images 'none'
+        task = shard_task(dataset, "synflow", codes, fingerprint="none")
+        table = shard_table(dataset, "synflow", codes, fingerprint="none")
+        shards[write_shard(table, task, tmp_path / f"{dataset}-none.parquet")] = task
+    with db.writing(path) as engine:
+        db.load_shards(engine, shards, *metadata(["synflow"]))
+    assert main(["tables", "--db", str(path), "--out", str(tmp_path / "out"), "--runs", "2",
+                 "--fingerprint", "nope"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    table_1 = next(line for line in err if line.startswith("note: Table I: "))
+    assert table_1.startswith("note: Table I: skipped 2 dataset(s): cifar10: no naswot scores "
+                              "from images 'nope' for cifar10 in the database: leave "
+                              "--fingerprint out (then the images covering the most "
+                              "architectures are read) or run `luigi --module pipeline "
+                              "ScoreAll --dataset cifar10 --proxies naswot --data IMAGES` with "
+                              "IMAGES the images of fingerprint 'nope' first | cifar100: ")
+    table_4 = next(line for line in err if line.startswith("note: Table IV: "))
+    assert table_4.startswith("note: Table IV: skipped 2 dataset(s): ")
+
+
+def test_a_report_file_that_cannot_be_written_is_one_line_saying_so(tmp_path):
+    """Checked before any work (--out); should it fail later all the same (a full disk), it is
+    one line "cannot write ...", not a traceback."""
+    from tfnas.errors import UnwritableError
+    from tfnas.replay.files import write_csv
+
+    (tmp_path / "file.txt").write_text("a file\n")
+    with pytest.raises(UnwritableError, match=r"^cannot write .*file\.txt/t\.csv: \w"):
+        write_csv([{"a": 1}], tmp_path / "file.txt" / "t.csv")
+    assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,22 +39,54 @@ from tfnas.config import (
 )
 from tfnas.datasets import DATASETS, dataset_spec, default_data_root
 from tfnas.ensembles import METHODS
+from tfnas.errors import UnwritableError, UserError
 from tfnas.messages import shorten, shorten_words
 
 EXIT_USAGE = 2
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """A command-line mistake; reported as one ``tfnas: error:`` line, exit status 2."""
 
 
 def _out_folder(text: str) -> Path:
-    """``--out``: a folder (created when missing), refused before any work when it is a file."""
+    """``--out``: a folder (created when missing), refused before any work when it is a file
+    or cannot be written or created (:func:`tfnas.replay.files.check_writable`)."""
+    from tfnas.replay.files import check_writable
+
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is a file; give a folder (it is created when "
                                          "missing)")
+    try:
+        check_writable(path, flag=None)
+    except UnwritableError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return path
+
+
+def _database(text: str) -> Path:
+    """``--db`` of every command: refused before it is opened when it exists but is not a
+    regular file (:func:`db.connection.check_path`: a folder; a named pipe, which DuckDB would
+    wait on forever; a device)."""
+    from db.connection import DatabaseError, check_path
+
+    try:
+        check_path(Path(text))
+    except DatabaseError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return Path(text)
+
+
+def _check_writable_database(path: Path) -> None:
+    """One-line :class:`~tfnas.errors.UnwritableError` before a command that writes ``path``
+    opens it, when the file or its folder cannot be written (DuckDB would fail on opening)."""
+    from tfnas.replay.files import check_writable
+
+    check_writable(path.parent, "--db")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise UnwritableError(f"--db: cannot write database {path}: it is read-only (or not "
+                              "yours); make it writable or give another --db")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,7 +117,18 @@ def _names(text: str) -> list[str]:
     if not text.strip() or not all(names):
         raise argparse.ArgumentTypeError(f"needs a comma list of proxy names, got "
                                          f"{shorten(text)}")
+    twice = [name for i, name in enumerate(names) if name in names[:i]]
+    if twice:  # a report would print its rows twice
+        raise argparse.ArgumentTypeError(f"{shorten(twice[0])} is listed twice; name each "
+                                         "proxy once")
     return names
+
+
+def _fingerprint(text: str) -> str:
+    if not text.strip():  # "" would read as "not given": the default images
+        raise argparse.ArgumentTypeError("is empty; give the fingerprint of the images or leave "
+                                         "the flag out")
+    return text
 
 
 def config_of(args: argparse.Namespace) -> ScoringConfig:
@@ -178,6 +222,7 @@ def cmd_proxies(args: argparse.Namespace) -> int:
 def cmd_db_init(args: argparse.Namespace) -> int:
     from db.bundle import init_database
 
+    _check_writable_database(args.db)
     summary = init_database(args.db)
     print(summary)
     return 0
@@ -185,16 +230,17 @@ def cmd_db_init(args: argparse.Namespace) -> int:
 
 def cmd_db_ensemble(args: argparse.Namespace) -> int:
     import db
-    from db.connection import DatabaseError, init_hint
     from db.schema import add_ensemble
+    from db.sql import check_ensemble_name
     from tfnas import proxies
     from tfnas.ensembles import check_ensemble
 
     ensemble = check_ensemble(args.name, args.method, args.members, proxies.names(),
                               args.description)
-    if not args.db.is_file():
-        raise DatabaseError(f"no tfnas database at {args.db}; {init_hint(args.db)}")
-    with db.writing(args.db) as engine, engine.begin() as conn:
+    check_ensemble_name(ensemble.name)  # the store's names: no column of arch_scores twice
+    if args.db.is_file():  # (a missing one: writing() says how to create it)
+        _check_writable_database(args.db)
+    with db.writing(args.db, create=False) as engine, engine.begin() as conn:
         add_ensemble(conn, ensemble)
     print(f"{args.db}: ensemble {ensemble.name} = {ensemble.method} of "
           f"{', '.join(ensemble.members)}; read it like a proxy (e.g. `tfnas correlations "
@@ -234,9 +280,10 @@ def cmd_tables(args: argparse.Namespace) -> int:
     print(f"# scores: {scores.config.describe()}{_UNIQUE if args.unique else ''}\n")
     written = []
     for name, (rows, notes) in result.items():
-        if notes:
+        if notes:  # one note per dataset and setting left out, each "<dataset>: <why>"
+            datasets = {note.split(":", 1)[0] for note in notes}
             _note(f"{'Table ' + name if ' ' not in name else name}: skipped "
-                  f"{len(notes)} dataset(s): " + " | ".join(notes))
+                  f"{len(datasets)} dataset(s): " + " | ".join(notes))
         if rows:
             print(render(rows) + "\n")
             written.append(write_csv(rows, args.out / f"table_{name.replace(' ', '_')}.csv"))
@@ -342,7 +389,7 @@ def _add_config(parser: argparse.ArgumentParser, reading: bool) -> None:
     parser.add_argument("--augment", action="store_true",
                         help=f"the batch drawn with NATS-Bench's augmentation ({what})")
     if reading:
-        parser.add_argument("--fingerprint", default=None,
+        parser.add_argument("--fingerprint", type=_fingerprint, default=None,
                             help="fingerprint of the images (default: per dataset and proxy "
                                  "the images covering the most architectures)")
 
@@ -385,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Architectures, the embedded NATS-Bench accuracies, costs and every "
                     "score shipped with tfnas into --db, in seconds, without torch; "
                     "idempotent (running it again adds nothing).")
-    init.add_argument("--db", type=Path, default=Path(DEFAULT_DB),
+    init.add_argument("--db", type=_database, default=DEFAULT_DB,
                       help="tfnas DuckDB file (created; default: %(default)s)")
     init.set_defaults(handler=cmd_db_init)
     ensemble = db_commands.add_parser(
@@ -395,13 +442,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "architectures every member scored, and it is read like a proxy by "
                     "tables, correlations, plot and the SQL views. Redefining a name replaces "
                     "it.")
-    ensemble.add_argument("name", help="ensemble name: ens_ and then a-z, 0-9, _")
+    ensemble.add_argument("name", help="ensemble name: ens_ and then a-z, 0-9, _; not ending "
+                                       "in _seconds (arch_scores' seconds columns)")
     ensemble.add_argument("--method", required=True, choices=tuple(METHODS),
                           help="log_rank_sum (AZ-NAS) or mean_rank")
     ensemble.add_argument("--members", required=True, type=_names,
                           help="comma list of at least two proxies")
     ensemble.add_argument("--description", default="", help="what it combines and why")
-    ensemble.add_argument("--db", type=Path, default=Path(DEFAULT_DB),
+    ensemble.add_argument("--db", type=_database, default=DEFAULT_DB,
                           help="tfnas DuckDB file (default: %(default)s)")
     ensemble.set_defaults(handler=cmd_db_ensemble)
 
@@ -418,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "numbers beside ours where they are the same quantity); with --proxies, "
                     "each proxy's random-search (N = 10, 100, 1000) and REA tables. CSV files "
                     "go to --out.")
-    tables.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=db_help)
+    tables.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
     tables.add_argument("--proxies", type=_names, default=None,
                         help=proxies_help.format("the study's Tables I-V with naswot and "
                                                  "synflow"))
@@ -427,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("--accuracy", default="test_acc_12ep", help=accuracy_help)
     tables.add_argument("--n", type=_positive, default=100,
                         help="random-search sample size of Tables II and III (default 100)")
-    tables.add_argument("--out", type=_out_folder, default=Path("out/tables"),
+    tables.add_argument("--out", type=_out_folder, default="out/tables",
                         help="folder for the CSV files (default: %(default)s)")
     tables.add_argument("--search-seed", type=_seed, default=0,
                         help="seed of the replayed searches (default 0)")
@@ -440,10 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Correlation of every stored proxy with every accuracy column per "
                     "dataset, with 95% bootstrap percentile intervals and published values; "
                     "spread over seeds where several were scored.")
-    correlations.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=db_help)
+    correlations.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
     correlations.add_argument("--proxies", type=_names, default=None,
                               help=proxies_help.format("every stored proxy"))
-    correlations.add_argument("--out", type=_out_folder, default=Path("out/correlations"),
+    correlations.add_argument("--out", type=_out_folder, default="out/correlations",
                               help="folder for correlations.csv (default: %(default)s)")
     correlations.add_argument("--bootstrap-seed", type=_seed, default=0,
                               help="seed of the bootstrap resamples (default 0)")
@@ -455,10 +503,10 @@ def build_parser() -> argparse.ArgumentParser:
         "plot", help="figures: score vs accuracy (Fig. 3) and search accuracy vs time",
         description="PNG figures: fig3_<proxy>.png (score against accuracy per dataset) and "
                     "search_time.png (random search vs regularized evolution).")
-    plot.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=db_help)
+    plot.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
     plot.add_argument("--proxies", type=_names, default=None,
                       help=proxies_help.format("the study's proxies that are stored"))
-    plot.add_argument("--out", type=_out_folder, default=Path("out/figures"),
+    plot.add_argument("--out", type=_out_folder, default="out/figures",
                       help="folder for the PNG files (default: %(default)s)")
     plot.add_argument("--accuracy", default="test_acc_12ep", help=accuracy_help)
     plot.add_argument("--search-seed", type=_seed, default=0,
@@ -469,9 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser(
         "sql", help="run a .sql file (or - for stdin) against the database, read-only",
         description="Run the statements of a .sql file through the DuckDB tfnas uses, "
-                    "read-only, and print the result of each statement that returns rows.")
+                    "read-only, and print the result of each statement that returns rows. "
+                    "Read-only for everything: no file but the database is written or read "
+                    "(COPY TO, EXPORT, ATTACH, read_csv are refused), no extension is "
+                    "installed or loaded and no setting changed; SET VARIABLE works.")
     sql.add_argument("file", type=Path, help="the .sql file, or - to read stdin")
-    sql.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=db_help)
+    sql.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(handler=cmd_sql)
 
@@ -483,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.handler(args)
-    except (UsageError, ValueError, OSError) as err:
+    except UserError as err:
         print(f"tfnas: error: {' '.join(str(err).split())}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from tfnas.errors import UserError
 from tfnas.messages import shorten
 
 METHODS: dict[str, str] = {
@@ -75,22 +76,24 @@ SHIPPED: tuple[Ensemble, ...] = (
 def check_ensemble(name: str, method: str, members: Iterable[str],
                    proxy_names: Iterable[str], description: str = "") -> Ensemble:
     """A validated :class:`Ensemble`; one-line ``ValueError`` naming the flag at fault.
-    ``proxy_names``: the proxies an ensemble may combine (the registry)."""
+    ``proxy_names``: the proxies an ensemble may combine (the registry). The names the store
+    itself takes (the ``_seconds`` suffix of ``arch_scores``' columns, its tables, views and
+    columns) are :func:`db.sql.check_ensemble_name`'s; ``tfnas db ensemble`` calls both."""
     known = tuple(proxy_names)
     if not NAME.fullmatch(name):
-        raise ValueError(f"ensemble name {shorten(name)} must be '{PREFIX}' and then 1-59 "
+        raise UserError(f"ensemble name {shorten(name)} must be '{PREFIX}' and then 1-59 "
                          "characters of a-z, 0-9 and _")
     if name in known:
-        raise ValueError(f"ensemble name {name!r} is a proxy's name; choose another")
+        raise UserError(f"ensemble name {name!r} is a proxy's name; choose another")
     if method not in METHODS:
-        raise ValueError(f"--method: unknown method {shorten(method)}; choose from "
+        raise UserError(f"--method: unknown method {shorten(method)}; choose from "
                          f"{', '.join(METHODS)}")
     chosen = sorted(set(members))
     unknown = [m for m in chosen if m not in known]
     if unknown:
-        raise ValueError(f"--members: unknown proxy {shorten(unknown[0])}; choose from "
+        raise UserError(f"--members: unknown proxy {shorten(unknown[0])}; choose from "
                          f"{', '.join(known)}")
     if len(chosen) < 2:
-        raise ValueError(f"--members: an ensemble combines at least two different proxies, "
+        raise UserError(f"--members: an ensemble combines at least two different proxies, "
                          f"got {', '.join(chosen) or 'none'}")
     return Ensemble(name, method, tuple(chosen), description or METHODS[method])

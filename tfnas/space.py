@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tfnas.errors import MissingFileError, UserError
 from tfnas.messages import shorten
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -35,7 +36,7 @@ NUM_EDGES = len(EDGES)
 NUM_ARCHS = len(OPS) ** NUM_EDGES  # 15,625
 
 EXPECTED_FORM = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
-_TOKEN = re.compile(r"^([a-z0-9_]+)~(\d+)$")
+_TOKEN = re.compile(r"([a-z0-9_]+)~([0-9]+)")  # matched whole (fullmatch): no "$" before a "\n"
 
 
 @dataclass(frozen=True, order=True)
@@ -46,10 +47,10 @@ class Arch:
 
     def __post_init__(self) -> None:
         if len(self.ops) != NUM_EDGES:
-            raise ValueError(f"an architecture has {NUM_EDGES} edges, got {len(self.ops)} ops")
+            raise UserError(f"an architecture has {NUM_EDGES} edges, got {len(self.ops)} ops")
         for op in self.ops:
             if op not in OP_ID:
-                raise ValueError(f"unknown op {op!r}; valid ops: {', '.join(OPS)}")
+                raise UserError(f"unknown op {op!r}; valid ops: {', '.join(OPS)}")
 
     @classmethod
     def from_str(cls, text: str) -> Arch:
@@ -60,7 +61,7 @@ class Arch:
     def from_code(cls, code: int) -> Arch:
         """Inverse of :attr:`code`."""
         if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code < NUM_ARCHS:
-            raise ValueError(f"arch_code must be an integer in 0..{NUM_ARCHS - 1}, got {code!r}")
+            raise UserError(f"arch_code must be an integer in 0..{NUM_ARCHS - 1}, got {code!r}")
         ops = []
         for _ in range(NUM_EDGES):
             code, op_id = divmod(code, len(OPS))
@@ -85,9 +86,9 @@ class Arch:
         ]
 
 
-def _bad(text: str, why: str) -> ValueError:
-    return ValueError(f"malformed architecture string {shorten(text)}: {why}; "
-                      f"expected {EXPECTED_FORM}")
+def _bad(text: str, why: str) -> UserError:
+    return UserError(f"malformed architecture string {shorten(text)}: {why}; "
+                     f"expected {EXPECTED_FORM}")
 
 
 def parse_arch(text: str) -> Arch:
@@ -111,7 +112,7 @@ def parse_arch(text: str) -> Arch:
             raise _bad(text, f"node {target} needs {target} input edge(s), got {len(tokens)} "
                              f"in {shorten(group)}")
         for source, token in enumerate(tokens):
-            match = _TOKEN.match(token)
+            match = _TOKEN.fullmatch(token)
             if match is None:
                 raise _bad(text, f"token {shorten(token)} is not of the form op~source")
             op, src = match.group(1), match.group(2)
@@ -144,13 +145,13 @@ def read_archs_file(path: str | os.PathLike, flag: str = "--archs-file") -> list
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise FileNotFoundError(f"{flag} {path} does not exist; give a text file with one "
+        raise MissingFileError(f"{flag} {path} does not exist; give a text file with one "
                                 "NATS-Bench arch string per line") from None
     except UnicodeDecodeError:
-        raise ValueError(f"{flag} {path} is not a UTF-8 text file; give a text file with one "
+        raise UserError(f"{flag} {path} is not a UTF-8 text file; give a text file with one "
                          "NATS-Bench arch string per line") from None
     except OSError as err:
-        raise OSError(f"cannot read {flag} {path}: {err.strerror}") from None
+        raise UserError(f"cannot read {flag} {path}: {err.strerror or err}") from None
     archs = []
     for number, line in enumerate(lines, start=1):
         text = line.split("#", 1)[0].strip()
@@ -158,9 +159,9 @@ def read_archs_file(path: str | os.PathLike, flag: str = "--archs-file") -> list
             try:
                 archs.append(parse_arch(text))
             except ValueError as err:
-                raise ValueError(f"{flag} {path}:{number}: {err}") from None
+                raise UserError(f"{flag} {path}:{number}: {err}") from None
     if not archs:
-        raise ValueError(f"{flag} {path} lists no architectures")
+        raise UserError(f"{flag} {path} lists no architectures")
     return archs
 
 
@@ -183,7 +184,7 @@ class BenchmarkIndex:
             arch = parse_arch(text)
             index = int(index)
             if index in self._by_index or arch in self._by_arch:
-                raise ValueError(f"benchmark lists arch_index {index} / {text!r} twice")
+                raise UserError(f"benchmark lists arch_index {index} / {text!r} twice")
             self._by_index[index] = arch
             self._by_arch[arch] = index
 
@@ -222,7 +223,7 @@ def lookup(key: str | int, *, by: str, benchmark: BenchmarkIndex | None = None) 
         return Arch.from_code(int(key))
     if by == "index":
         if benchmark is None:
-            raise ValueError("look-up by NATS-Bench index needs a loaded benchmark "
+            raise UserError("look-up by NATS-Bench index needs a loaded benchmark "
                              "(pass benchmark=BenchmarkIndex(...))")
         return benchmark.arch(int(key))
-    raise ValueError(f"unknown look-up {by!r}; use by='str', 'code' or 'index'")
+    raise UserError(f"unknown look-up {by!r}; use by='str', 'code' or 'index'")

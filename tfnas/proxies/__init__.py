@@ -15,6 +15,7 @@ import importlib
 import pkgutil
 from collections.abc import Iterable
 
+from tfnas.errors import UserError
 from tfnas.messages import shorten
 from tfnas.proxies._contract import (
     IMAGES,
@@ -54,14 +55,17 @@ def get(name: str) -> Proxy:
 
 
 def check_proxies(requested: Iterable[str], flag: str = "--proxies") -> tuple[str, ...]:
-    """Validated proxy names in registry order, duplicates dropped; one-line ``ValueError``
-    naming ``flag`` for an unknown or empty name, or an empty list."""
+    """Validated proxy names in registry order; one-line ``ValueError`` naming ``flag`` for an
+    unknown or empty name, a name listed twice, or an empty list."""
     requested = list(requested)
     unknown = [name for name in requested if name not in registry()]
     if unknown or not requested:
         what = (f"unknown proxy {', '.join(shorten(u) for u in unknown)}" if unknown
                 else "no proxy given")
-        raise ValueError(f"{flag}: {what}; choose from {', '.join(registry())}")
+        raise UserError(f"{flag}: {what}; choose from {', '.join(registry())}")
+    twice = [name for i, name in enumerate(requested) if name in requested[:i]]
+    if twice:
+        raise UserError(f"{flag}: {shorten(twice[0])} is listed twice; name each proxy once")
     return tuple(name for name in registry() if name in requested)
 
 
@@ -71,6 +75,6 @@ def check_batch_size(names: Iterable[str], batch_size: int) -> None:
     short = [name for name in names if batch_size < get(name).min_batch]
     if short:
         need = max(get(name).min_batch for name in short)
-        raise ValueError(f"--batch-size {batch_size} is too small for {', '.join(short)}: "
+        raise UserError(f"--batch-size {batch_size} is too small for {', '.join(short)}: "
                          f"{'it compares' if len(short) == 1 else 'they compare'} the images "
                          f"of a batch; use --batch-size {need} or more")

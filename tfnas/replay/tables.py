@@ -41,6 +41,7 @@ import numpy as np
 
 from tfnas.config import DEFAULT, STUDY_PROXIES, ScoringConfig
 from tfnas.datasets import DATASETS
+from tfnas.errors import UserError
 from tfnas.replay.markdown import format_number, markdown_table
 from tfnas.replay.parallel import fork_map, share, workers
 from tfnas.replay.search import ScoreTable
@@ -180,13 +181,13 @@ def check_options(runs: int, accuracy: str, sizes: Sequence[int] = ()) -> None:
     """One-line ``ValueError`` for arguments no database could satisfy."""
     check_accuracy(accuracy)
     if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
-        raise ValueError(f"--runs must be an integer in 1..{MAX_RUNS:,}, got {runs!r} (runs are "
+        raise UserError(f"--runs must be an integer in 1..{MAX_RUNS:,}, got {runs!r} (runs are "
                          f"replayed {CHUNK:,} at a time, so memory stays bounded; "
                          f"{MAX_RUNS:,} runs already take about a minute per table and put "
                          "the standard error of a mean at 0.3 % of the spread)")
     for n in sizes:
         if not 1 <= n <= NUM_ARCHS:
-            raise ValueError(f"--n must be in 1..{NUM_ARCHS} (random search samples without "
+            raise UserError(f"--n must be in 1..{NUM_ARCHS} (random search samples without "
                              f"replacement from the {NUM_ARCHS} architectures), got {n}")
 
 
@@ -298,7 +299,7 @@ def assemble(table: str, rows: list[dict], notes: list[str]) -> list[dict]:
     settings a search does not have), with the study's numbers (``study_*``) on ``chosen``
     rows of a study table. ``ValueError`` with the notes when no dataset could be replayed."""
     if not rows:
-        raise ValueError("; ".join(notes))
+        raise UserError("; ".join(notes))
     study = [cell for cell in load_study() if cell["table"] == table]
     keys = ["table", "dataset"] + (["n"] if any(not math.isnan(c["n"]) for c in study) else [])
     found = {tuple(cell[k] for k in keys): cell for cell in study}
@@ -325,11 +326,11 @@ def table_rows(scores: Mapping[str, Columns], n: int = 100, runs: int = 500,
                                       rea=rea, unique=unique, config=config).items():
         try:
             result[name] = (assemble(name, rows, notes), notes)
-        except ValueError as err:
-            result[name] = ([], [str(err)])
+        except ValueError as err:  # no dataset could be replayed: each one's note, as they are
+            result[name] = ([], notes or [str(err)])
     if not any(rows for rows, _ in result.values()):
         first = next(iter(result.values()))[1][0]
-        raise ValueError(f"no table could be computed: {first}")
+        raise UserError(f"no table could be computed: {first}")
     return result
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from db.sql import ACCURACY_COLUMNS as ACCURACIES
 from tfnas.config import DEFAULT, ScoringConfig
 from tfnas.ensembles import PREFIX as ENSEMBLE_PREFIX
+from tfnas.errors import UserError
 from tfnas.messages import shorten
 from tfnas.space import NUM_ARCHS
 
@@ -61,21 +62,27 @@ def one_per_class(frame: Columns) -> Columns:
 
 def score_hint(dataset: str, proxy: str, config: ScoringConfig = DEFAULT) -> str:
     """The command that scores ``proxy`` on ``dataset`` in ``config`` (quoted in errors); for a
-    rank ensemble (:mod:`tfnas.ensembles`), the command that scores its members."""
+    rank ensemble (:mod:`tfnas.ensembles`), the command that scores its members; with a
+    fingerprint (``--fingerprint``), the command given ``--data`` those images (the pipeline
+    takes no fingerprint: it is the images')."""
     members = "MEMBERS" if proxy.startswith(ENSEMBLE_PREFIX) else proxy
     flags = " ".join(filter(None, [f"--dataset {dataset} --proxies {members}",
-                                   config.pipeline_flags()]))
+                                   config.pipeline_flags(),
+                                   "--data IMAGES" if config.fingerprint else ""]))
     command = f"`luigi --module pipeline ScoreAll {flags}`"
-    if members == proxy:
-        return command
-    return (f"{command} with MEMBERS the members of the rank ensemble {proxy} (`tfnas sql - <<< "
-            f"\"SELECT members FROM ensembles WHERE name = '{proxy}'\"`)")
+    meaning = []
+    if members != proxy:
+        meaning.append(f"MEMBERS the members of the rank ensemble {proxy} (`tfnas sql - <<< "
+                       f"\"SELECT members FROM ensembles WHERE name = '{proxy}'\"`)")
+    if config.fingerprint:  # the pipeline cannot be told a fingerprint: it is the images'
+        meaning.append(f"IMAGES the images of fingerprint {shorten(config.fingerprint)}")
+    return command + (f" with {' and '.join(meaning)}" if meaning else "")
 
 
 def check_accuracy(accuracy: str) -> None:
     """One-line ``ValueError`` for an unknown accuracy column."""
     if accuracy not in ACCURACIES:
-        raise ValueError(f"--accuracy: unknown accuracy column {shorten(accuracy)}; choose from "
+        raise UserError(f"--accuracy: unknown accuracy column {shorten(accuracy)}; choose from "
                          f"{', '.join(ACCURACIES)}")
 
 
@@ -150,22 +157,25 @@ class ScoreTable:
         check_accuracy(accuracy)
         datasets = list(dict.fromkeys(np.asarray(frame["dataset"]).tolist()))
         if len(datasets) > 1:
-            raise ValueError(f"expected one dataset's rows of arch_scores, got "
+            raise UserError(f"expected one dataset's rows of arch_scores, got "
                              f"{', '.join(map(str, datasets))}")
         dataset = str(datasets[0]) if len(datasets) else "this dataset"
         if proxy not in frame:
-            raise ValueError(f"no {proxy} scores for {dataset} in the database (it has "
+            raise UserError(f"no {proxy} scores for {dataset} in the database (it has "
                              f"{', '.join(stored_proxies(frame)) or 'none'}): run "
                              f"{score_hint(dataset, proxy, config)} first")
         score = np.asarray(frame[proxy], dtype=float)
         scored = ~np.isnan(score)
         if not scored.any():
-            raise ValueError(f"no {proxy} scores for {dataset} in the database: run "
-                             f"{score_hint(dataset, proxy, config)} first")
+            images, other = (f" from images {shorten(config.fingerprint)}",
+                             "leave --fingerprint out (then the images covering the most "
+                             "architectures are read) or ") if config.fingerprint else ("", "")
+            raise UserError(f"no {proxy} scores{images} for {dataset} in the database: {other}"
+                            f"run {score_hint(dataset, proxy, config)} first")
         known = np.asarray(frame[accuracy], dtype=float)[scored]
         missing = int(np.isnan(known).sum())
         if missing:
-            raise ValueError(
+            raise UserError(
                 f"{accuracy} is unknown for {missing} of the {int(scored.sum())} {proxy}-scored "
                 f"architectures of {dataset}: import accuracies with `luigi --module pipeline "
                 f"ImportBenchmark --benchmark PATH` or pick another accuracy column")
