@@ -13,7 +13,7 @@ ALL_CONV = Arch(("nor_conv_3x3",) * 6)
 ALL_NONE = Arch(("none",) * 6)
 MIXED = Arch.from_str("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+"
                       "|nor_conv_1x1~0|skip_connect~1|skip_connect~2|")
-# NATS-Bench facts (DESIGN.md): millions of MACs on cifar10 / cifar100 / ImageNet16-120.
+# NATS-Bench facts (get_cost_info): millions of MACs on cifar10 / cifar100 / ImageNet16-120.
 FACTS = [(ALL_CONV, (220.11969, 220.12554, 55.03756)), (ALL_NONE, (7.78305, 7.7889, 1.9534)),
          (MIXED, (15.64737, 15.65322, 3.91948))]
 

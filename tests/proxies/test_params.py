@@ -13,7 +13,7 @@ ALL_CONV = Arch(("nor_conv_3x3",) * 6)
 ALL_NONE = Arch(("none",) * 6)
 MIXED = Arch.from_str("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+"
                       "|nor_conv_1x1~0|skip_connect~1|skip_connect~2|")
-# NATS-Bench facts (DESIGN.md): params on cifar10 / cifar100 / ImageNet16-120.
+# NATS-Bench facts (its API's get_cost_info): params on cifar10 / cifar100 / ImageNet16-120.
 FACTS = [(ALL_CONV, (1_531_546, 1_537_396, 1_538_696)), (ALL_NONE, (73_306, 79_156, 80_456)),
          (MIXED, (129_306, 135_156, 136_456))]
 

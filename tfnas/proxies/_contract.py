@@ -1,7 +1,7 @@
 """What every proxy module declares (:class:`Proxy`), and what a scoring run hands each proxy
 (:class:`ScoringRun`): the dataset, the seed, the device and the proxy batch.
 
-The contract (DESIGN.md, "A proxy module"): one module per proxy in ``tfnas/proxies/``, named
+The contract: one module per proxy in ``tfnas/proxies/``, named
 after the proxy, declaring the paper and reference code, what it reads, its settings (batch,
 input, BN mode, initialisation, dtype, aggregation over layers) and its convention. Stored
 scores are **higher is better** (a paper's "lower is better" is negated: ``negated=True``),

@@ -7,9 +7,9 @@ the batch's statistics), its BatchNorms kept; the loss is the mean cross-entropy
 on its real labels; "layers" are the ``nn.Conv2d`` and ``nn.Linear`` modules, and only their
 ``weight`` counts (no bias, no BN parameters). Each proxy says its dtype: at initialisation
 these networks amplify rounding by ~×1.35 per cell, so a score that cancels (a signed sum such
-as GraSP's or plain's) moves with the thread count in float32 (DESIGN.md) and is computed in
-float64; sums of magnitudes agree across thread counts to ~1e-9 in float32, which is 3.5× faster
-on a CPU (float64 convolutions have no oneDNN kernels).
+as GraSP's or plain's) moves with the thread count in float32 (tests/test_registry.py) and is
+computed in float64; sums of magnitudes agree across thread counts to ~1e-9 in float32, which
+is 3.5× faster on a CPU (float64 convolutions have no oneDNN kernels).
 
 A run shares a pass between the proxies that read it (grad_norm, snip, plain and GraSP's first
 gradient; jacov and epe_nas): :meth:`ScoringRun.shared` keeps the last architecture's result,
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 
 class WeightGradient(NamedTuple):
-    """One conv/linear layer: its weight and the loss gradient (float64, detached)."""
+    """One conv/linear layer: its weight and the loss gradient (in the dtype it was computed
+    in: float64 for fisher, grasp, plain; float32 for grad_norm and snip; detached)."""
 
     module: nn.Module
     weight: torch.Tensor

@@ -11,7 +11,7 @@ no further negation). Higher is better; never −inf.
 
 Settings: real images with labels (paper: a random batch of 64 instead of GraSP's 10 images per
 class; T = 1 instead of 200), mean cross-entropy, train-mode BN, seeded PyTorch init, float64
-(in float32 GraSP changes by tens of percent between 1 and 2 threads: DESIGN.md).
+(in float32 GraSP changes by tens of percent between 1 and 2 threads).
 """
 
 from __future__ import annotations
