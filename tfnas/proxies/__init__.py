@@ -26,8 +26,18 @@ from tfnas.proxies._contract import (
     read_fingerprint,
 )
 
-__all__ = ["IMAGES", "LABELS", "Proxy", "Published", "ScoringRun", "check_batch_size",
-           "check_proxies", "get", "names", "read_fingerprint", "registry"]
+__all__ = ["ALIASES", "IMAGES", "LABELS", "Proxy", "Published", "ScoringRun",
+           "check_batch_size", "check_proxies", "get", "names", "read_fingerprint", "registry",
+           "resolve"]
+
+#: Other names of registered proxies, as other tools spell them; accepted wherever a proxy is
+#: named (``check_proxies``: the pipeline's ``--proxies``, ``tfnas score``; the reports'
+#: ``--proxies`` through :func:`resolve`), never stored. NAS-Bench-Suite-Zero / NASLib
+#: (Krishnakumar et al., NeurIPS 2022; ``naslib/predictors/pruners/measures/``) call NASWOT
+#: ``nwot``; zero-cost-nas (Abdelfattah et al., ICLR 2021) calls jacov ``jacob_cov``. NASLib's
+#: other names (``jacov``, ``grad_norm``, ``snip``, ``grasp``, ``fisher``, ``synflow``,
+#: ``l2_norm``, ``params``, ``flops``, ``zen``, ``plain``, ``epe_nas``) are tfnas's own.
+ALIASES: dict[str, str] = {"nwot": "naswot", "jacob_cov": "jacov"}
 
 
 @functools.cache
@@ -54,18 +64,31 @@ def get(name: str) -> Proxy:
     return registry()[check_proxies([name])[0]]
 
 
+def resolve(name: str) -> str:
+    """The registered name ``name`` stands for: the proxy of an alias (:data:`ALIASES`, e.g.
+    ``nwot`` → ``naswot``), else ``name`` itself (unchecked: :func:`check_proxies` checks)."""
+    return ALIASES.get(name, name)
+
+
 def check_proxies(requested: Iterable[str], flag: str = "--proxies") -> tuple[str, ...]:
-    """Validated proxy names in registry order; one-line ``ValueError`` naming ``flag`` for an
-    unknown or empty name, a name listed twice, or an empty list."""
-    requested = list(requested)
-    unknown = [name for name in requested if name not in registry()]
+    """Validated registered proxy names in registry order, aliases resolved (:data:`ALIASES`);
+    one-line ``ValueError`` naming ``flag`` for an unknown or empty name, a proxy named twice
+    (also by an alias and its name), or an empty list."""
+    typed = list(requested)
+    requested = [resolve(name) for name in typed]
+    unknown = [t for t, name in zip(typed, requested, strict=True) if name not in registry()]
     if unknown or not requested:
         what = (f"unknown proxy {', '.join(shorten(u) for u in unknown)}" if unknown
                 else "no proxy given")
-        raise UserError(f"{flag}: {what}; choose from {', '.join(registry())}")
-    twice = [name for i, name in enumerate(requested) if name in requested[:i]]
+        raise UserError(f"{flag}: {what}; choose from {', '.join(registry())} (or the aliases "
+                        f"{', '.join(f'{a} = {p}' for a, p in ALIASES.items())})")
+    twice = [i for i, name in enumerate(requested) if name in requested[:i]]
     if twice:
-        raise UserError(f"{flag}: {shorten(twice[0])} is listed twice; name each proxy once")
+        first = requested.index(requested[twice[0]])
+        same = (f"{shorten(typed[first])} and {shorten(typed[twice[0]])} both name "
+                f"{requested[first]}" if typed[first] != typed[twice[0]]
+                else f"{shorten(typed[first])} is listed twice")
+        raise UserError(f"{flag}: {same}; name each proxy once")
     return tuple(name for name in registry() if name in requested)
 
 
