@@ -269,7 +269,7 @@ def test_evolution_needs_the_whole_space():
 
 
 def test_hints_name_the_configuration_the_scores_were_read_for():
-    """Issue 14, row 1: scores at batch 96 were hinted at with the default batch's command."""
+    """Scores read at batch 96 are hinted at with batch 96's command, not the default's."""
     from tfnas.config import ScoringConfig
 
     codes = np.arange(5)

@@ -15,6 +15,7 @@ from db.connection import DatabaseError
 from db.read import read_scores
 from tfnas.cli import main
 from tfnas.replay.search import ScoreTable, random_search
+from tfnas.replay.search.streams import search_rng
 from tfnas.replay.tables import (
     CHUNK,
     MEASURES,
@@ -89,7 +90,7 @@ def test_cells_are_the_searches_they_describe(scores):
     """Chosen / optimal / population rows agree with a direct search on the same arrays."""
     frame = table_2(scores, runs=200).set_index(["dataset", "row"])
     lookup = ScoreTable.from_frame(scores["cifar100"], "naswot")
-    runs = random_search(lookup, 100, 200, np.random.default_rng([0, 1, 1, 100]))
+    runs = random_search(lookup, 100, 200, search_rng(0, "random", "naswot", "cifar100", 100))
     chosen = frame.loc[("cifar100", "chosen")]
     assert chosen["accuracy_mean"] == pytest.approx(runs["accuracy"].mean())
     assert chosen["accuracy_std"] == pytest.approx(runs["accuracy"].std(ddof=0))
@@ -162,7 +163,7 @@ def test_runs_are_chunked_and_combine_exactly(scores):
     assert pooled.mean_std == pytest.approx((sample.mean(), sample.std(ddof=0)))
     runs = CHUNK + 7
     frame = table_2(scores, runs=runs, n=10).set_index(["dataset", "row"])
-    rng = np.random.default_rng([0, 1, 0, 10])
+    rng = search_rng(0, "random", "naswot", "cifar10", 10)
     direct = pd.concat([random_search(lookup, 10, CHUNK, rng), random_search(lookup, 10, 7, rng)])
     chosen = frame.loc[("cifar10", "chosen")]
     assert chosen["accuracy_mean"] == pytest.approx(direct["accuracy"].mean())
@@ -265,7 +266,7 @@ def test_cli_groups_skip_notes_into_one_line_per_table(score_db, tmp_path, capsy
 
 
 def test_database_errors_are_one_line_and_exit_2(tmp_path, capsys):
-    """Issue: `--db notes.txt`, or a database another process holds for writing, gave a
+    """Was: `--db notes.txt`, or a database another process holds for writing, gave a
     Python traceback and exit 1."""
     import subprocess
     import sys
@@ -373,7 +374,7 @@ def test_report_arguments_are_refused_in_one_line_before_any_work(full_db, tmp_p
 
 
 def test_an_unknown_fingerprint_is_counted_per_dataset_and_the_fix_named(tmp_path, capsys):
-    """Issue: `--fingerprint` naming images no score was computed on: "skipped 1 dataset(s)"
+    """Was: `--fingerprint` naming images no score was computed on: "skipped 1 dataset(s)"
     followed by three datasets, and `luigi ... ScoreAll --proxies naswot` as the fix, which
     scores whatever images --data holds, not those."""
     from conftest import build, metadata, shard_table, shard_task

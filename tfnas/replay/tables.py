@@ -21,6 +21,12 @@ evaluated (the study's times are its own elapsed seconds).
 Runs are replayed in chunks of :data:`CHUNK` and summarised as streaming moments, so memory
 does not grow with R (R ≤ CHUNK gives exactly the runs of one unchunked replay).
 
+One random stream per experiment: a cell's generator is
+:func:`tfnas.replay.search.streams.search_rng` of (seed, search, proxy, dataset, N), not of
+the table it is printed in. So Table II's NASWOT cell, Table I's at the same N, the "random
+naswot" cell of ``--proxies naswot`` and ``random_search(table, n, runs, rng=seed)`` (or
+:meth:`tfnas.api.Database.random_search`) are the same runs and give the same numbers.
+
 The study's numbers (``study_*`` columns, shipped as ``tfnas/data/study_tables.csv``) are its
 12-epoch accuracies — validation accuracy for Table I, the split unstated for Tables II–V —
 and stand on the ``chosen`` rows only when our accuracy column is that quantity
@@ -31,7 +37,6 @@ from __future__ import annotations
 
 import csv
 import math
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -40,7 +45,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tfnas.config import DEFAULT, STUDY_PROXIES, ScoringConfig
-from tfnas.datasets import DATASETS
 from tfnas.errors import UserError
 from tfnas.replay.markdown import format_number, markdown_table
 from tfnas.replay.parallel import fork_map, share, workers
@@ -49,6 +53,7 @@ from tfnas.replay.search.arrays import check_accuracy
 from tfnas.replay.search.evolution import check_evolution, evolve_together
 from tfnas.replay.search.random_search import check_random_search, random_picks
 from tfnas.replay.search.runs import run_columns
+from tfnas.replay.search.streams import CHUNK, chunks, search_rng
 from tfnas.space import NUM_ARCHS
 
 if TYPE_CHECKING:
@@ -75,7 +80,6 @@ STUDY_ACCURACY: dict[str, tuple[str, ...]] = {
 SETTINGS = ["n", "cycles", "population", "tournament"]
 MEASURES = ["accuracy_mean", "accuracy_std", "score_mean", "score_std", "time_mean_s",
             "time_std_s"]
-CHUNK = 2000  # runs replayed at once: bounds memory whatever --runs is
 MAX_RUNS = 100_000
 
 
@@ -205,10 +209,6 @@ def plan_tables(proxies: Sequence[str] | None, n: int = 100
     return plan
 
 
-def _table_id(name: str) -> int:
-    return list(TABLES).index(name) if name in TABLES else zlib.crc32(name.encode())
-
-
 @dataclass
 class Cell:
     """One (table, dataset, setting) of a replay: its key columns, lookup and generator."""
@@ -229,8 +229,9 @@ def replay(scores: Mapping[str, Columns],
            config: ScoringConfig = DEFAULT) -> dict[str, tuple[list[dict], list[str]]]:
     """The summary rows (with the cell's settings) and notes of each table in ``plan``.
 
-    Each cell has its own generator, seeded by (seed, table, dataset, N), so a result does not
-    depend on which tables are replayed together; R runs are replayed in chunks of
+    Each cell has its own generator, the experiment's (:func:`search_rng` of seed, search,
+    proxy, dataset, N), so a result depends neither on which tables are replayed together nor
+    on the table it is printed in; R runs are replayed in chunks of
     :data:`CHUNK` drawn one after the other from that generator. The cells are shared out
     over the cores (:func:`tfnas.replay.parallel.fork_map`); within a share the
     regularized-evolution cells run in one loop over cycles (:func:`evolve_together`).
@@ -248,8 +249,7 @@ def replay(scores: Mapping[str, Columns],
                 notes.append(f"{dataset}: {err}")
                 continue
             for setting in ([{"n": n} for n in sizes] if search == "random" else [dict(rea)]):
-                rng = np.random.default_rng([seed, _table_id(table),
-                                             list(DATASETS).index(dataset), setting.get("n", 0)])
+                rng = search_rng(seed, search, proxy, dataset, setting.get("n"))
                 key = {"table": table, "search": search, "proxy": proxy, "dataset": dataset,
                        **setting, "accuracy": accuracy, "runs": runs, "unique": unique}
                 try:
@@ -277,7 +277,7 @@ def _replay_share(job: tuple[list[Cell], int, Mapping[str, int]]) -> list[CellSu
     cells, runs, rea = job
     summaries = [CellSummary() for _ in cells]
     evolving = [i for i, cell in enumerate(cells) if cell.key["search"] == "rea"]
-    for chunk in _chunks(runs):
+    for chunk in chunks(runs):
         for i, cell in enumerate(cells):
             if cell.key["search"] == "random":
                 summaries[i].add(run_columns(cell.lookup, random_picks(
@@ -288,10 +288,6 @@ def _replay_share(job: tuple[list[Cell], int, Mapping[str, int]]) -> list[CellSu
             for i, codes in zip(evolving, visited, strict=True):
                 summaries[i].add(run_columns(cells[i].lookup, codes))
     return summaries
-
-
-def _chunks(runs: int) -> list[int]:
-    return [min(CHUNK, runs - start) for start in range(0, runs, CHUNK)]
 
 
 def assemble(table: str, rows: list[dict], notes: list[str]) -> list[dict]:

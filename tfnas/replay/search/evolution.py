@@ -42,6 +42,7 @@ import numpy as np
 from tfnas.errors import UserError
 from tfnas.replay.search.arrays import ScoreTable, score_hint
 from tfnas.replay.search.runs import summarise_runs
+from tfnas.replay.search.streams import chunks, search_rng
 from tfnas.space import NUM_ARCHS, NUM_EDGES, OPS
 
 if TYPE_CHECKING:
@@ -66,9 +67,22 @@ def winner_probabilities(population: int, tournament: int) -> np.ndarray:
 
 
 def regularized_evolution(table: ScoreTable, cycles: int, population: int, tournament: int,
-                          runs: int, rng: np.random.Generator) -> pd.DataFrame:
-    """``runs`` independent REA searches; one row per run (columns of :func:`summarise_runs`)."""
-    return summarise_runs(table, evolve(table, cycles, population, tournament, runs, rng))
+                          runs: int, rng: np.random.Generator | int) -> pd.DataFrame:
+    """``runs`` independent REA searches; one row per run (columns of :func:`summarise_runs`).
+
+    ``rng``: a generator (all runs evolve at once from it), or an integer seed: the
+    experiment's stream (:func:`tfnas.replay.search.streams.search_rng`), runs evolved
+    :data:`~tfnas.replay.search.streams.CHUNK` at a time, exactly as ``tfnas tables
+    --search-seed SEED`` replays them."""
+    if isinstance(rng, np.random.Generator):
+        return summarise_runs(table, evolve(table, cycles, population, tournament, runs, rng))
+    import pandas as pd
+
+    check_evolution(table, cycles, population, tournament, runs)
+    stream = search_rng(rng, "rea", table.proxy, table.dataset)
+    return pd.concat([summarise_runs(table, evolve(table, cycles, population, tournament, chunk,
+                                                   stream)) for chunk in chunks(runs)],
+                     ignore_index=True)
 
 
 def check_evolution(table: ScoreTable, cycles: int, population: int, tournament: int,

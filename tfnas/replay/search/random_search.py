@@ -5,6 +5,9 @@ Runs are vectorised: all R runs draw their samples together with Floyd's algorit
 uniform N-subset without replacement (Bentley & Floyd, "A sample of brilliance", CACM 1987),
 which costs O(N·R) instead of a permutation of the whole space per run. Random stream: one
 ``rng.random((R, N))`` call; step i of run r reads ``u[r, i]`` (see :func:`floyd_sample`).
+Given an integer seed instead of a generator, the generator is the experiment's
+(:func:`tfnas.replay.search.streams.search_rng`), so the runs are exactly those
+``tfnas tables --search-seed SEED`` replays for (random, proxy, dataset, N).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from tfnas.errors import UserError
 from tfnas.replay.search.arrays import ScoreTable, score_hint
 from tfnas.replay.search.runs import summarise_runs
+from tfnas.replay.search.streams import search_rng
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,13 +57,20 @@ def check_random_search(table: ScoreTable, n: int, runs: int) -> None:
         raise UserError(f"runs must be at least 1, got {runs}")
 
 
-def random_search(table: ScoreTable, n: int, runs: int, rng: np.random.Generator) -> pd.DataFrame:
+def random_search(table: ScoreTable, n: int, runs: int, rng: np.random.Generator | int
+                  ) -> pd.DataFrame:
     """``runs`` independent random searches over the scored architectures of ``table``, each
-    sampling ``n`` distinct ones; one row per run (columns of :func:`summarise_runs`)."""
+    sampling ``n`` distinct ones; one row per run (columns of :func:`summarise_runs`).
+    ``rng``: a generator, or an integer seed: the experiment's stream, as ``tfnas tables``
+    replays it (:func:`tfnas.replay.search.streams.search_rng`)."""
     return summarise_runs(table, random_picks(table, n, runs, rng))
 
 
-def random_picks(table: ScoreTable, n: int, runs: int, rng: np.random.Generator) -> np.ndarray:
-    """The ``arch_code``s each of ``runs`` random searches evaluates (runs × n)."""
+def random_picks(table: ScoreTable, n: int, runs: int, rng: np.random.Generator | int
+                 ) -> np.ndarray:
+    """The ``arch_code``s each of ``runs`` random searches evaluates (runs × n); ``rng`` as
+    in :func:`random_search`."""
     check_random_search(table, n, runs)
+    if not isinstance(rng, np.random.Generator):
+        rng = search_rng(rng, "random", table.proxy, table.dataset, n)
     return table.scored[floyd_sample(rng.random((runs, n)), len(table.scored))]
