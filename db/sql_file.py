@@ -2,9 +2,10 @@
 tfnas itself uses, read-only.
 
 Statements are split with DuckDB's own parser and run in order; each query (SELECT, SHOW,
-DESCRIBE, PRAGMA, EXPLAIN …) has its rows printed (a table, or CSV); statements that only
-change the session (``SET VARIABLE topk = 20``) print nothing. This is the same engine that
-wrote the file, so no separate DuckDB CLI (whose storage version must match) is needed.
+DESCRIBE, PRAGMA, EXPLAIN …) has its rows printed (DuckDB's own compact table, or CSV);
+statements that only change the session (``SET VARIABLE topk = 20``) print nothing. This is
+the same engine that wrote the file, so no separate DuckDB CLI (whose storage version must
+match) is needed.
 Errors are one line naming the file, the statement and DuckDB's message.
 
 Read-only means for everything, so that a shared ``.sql`` file cannot change any data. The
@@ -36,7 +37,9 @@ A statement these refuse is a one-line :class:`~db.connection.DatabaseError` say
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import TextIO
 
@@ -46,6 +49,9 @@ from db.connection import DatabaseError, explain, open_read_only
 from tfnas.errors import MissingFileError, UserError
 from tfnas.messages import one_line
 
+#: Rows a result prints at most as a table (DuckDB's own rendering, as its CLI does: the
+#: first and last rows around a '·' row beyond it); --csv prints every row.
+MAX_ROWS = 10_000
 _QUERIES = {duckdb.StatementType.SELECT, duckdb.StatementType.PRAGMA,
             duckdb.StatementType.EXPLAIN}
 
@@ -70,8 +76,10 @@ def read_sql(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise MissingFileError(f"no SQL file {path}; the ready-made queries are in queries/"
-                                ) from None
+        from tfnas.queries import names
+
+        raise MissingFileError(f"no SQL file {path}; the shipped queries run by name: "
+                               f"{', '.join(names())} (e.g. `tfnas sql topk`)") from None
     except UnicodeDecodeError:
         raise UserError(f"{path} is not a UTF-8 text file of SQL statements") from None
     except OSError as err:
@@ -127,7 +135,7 @@ def run_sql(database: str | os.PathLike, file: str | os.PathLike, text: str | No
     statements run."""
     import sys
 
-    import pandas as pd
+    import pandas  # noqa: F401 -- DuckDB's .df() (--csv) needs it
 
     out = out or sys.stdout
     file = Path(file)
@@ -138,25 +146,25 @@ def run_sql(database: str | os.PathLike, file: str | os.PathLike, text: str | No
         raise UserError(f"{file}: {one_line(err)}") from None
     if not statements:
         raise UserError(f"{file} holds no SQL statement")
+    width = shutil.get_terminal_size((120, 24)).columns
     conn = open_locked(database)
     try:
         for number, statement in enumerate(statements, start=1):
             try:
-                result = conn.execute(statement)
-                shows = statement.type in _QUERIES and conn.description is not None
-                frame = result.df() if shows else None
+                if statement.type not in _QUERIES:
+                    conn.execute(statement)
+                    continue
+                relation = conn.sql(statement.query)
+                if relation is None:  # (a PRAGMA that returns nothing)
+                    continue
+                if csv:
+                    relation.df().to_csv(out, index=False)
+                    continue
+                with contextlib.redirect_stdout(out):
+                    relation.show(max_rows=MAX_ROWS, max_width=width)
             except duckdb.Error as err:  # the file opened: whatever fails is the statement's
                 raise DatabaseError(f"{file}, statement {number} of {len(statements)}: "
                                     f"{refusal(err)}") from None
-            if frame is None:
-                continue
-            if csv:
-                frame.to_csv(out, index=False)
-            else:
-                with pd.option_context("display.max_rows", None, "display.max_columns", None,
-                                       "display.width", 200, "display.max_colwidth", 120):
-                    print(frame.to_string(index=False), file=out)
-                print(file=out)
     finally:
         conn.close()
     return len(statements)

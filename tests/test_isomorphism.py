@@ -13,6 +13,7 @@ from db.read import read_scores
 from db.sql_file import run_sql
 from tfnas.cli import main
 from tfnas.isomorphism import ZERO, canonical_form, canonical_forms, iso_classes
+from tfnas.queries import resolve
 from tfnas.replay.search import ScoreTable, random_search
 from tfnas.replay.search.arrays import iso_class_of, one_per_class
 from tfnas.replay.search.evolution import evolve
@@ -113,7 +114,7 @@ def test_the_within_class_spread_query(score_db):
 
     path = score_db()
     out = io.StringIO()
-    run_sql(path, "queries/isomorphism.sql", csv=True, out=out)
+    run_sql(path, resolve("isomorphism"), csv=True, out=out)
     got = pd.read_csv(io.StringIO(out.getvalue())).set_index(["dataset", "quantity"])
     frame = read_scores(path).frames["cifar10"]
     groups = frame.groupby("iso_class")["params"]

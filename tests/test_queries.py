@@ -1,4 +1,5 @@
-"""queries/*.sql against a database built with the db API, checked with scipy/numpy."""
+"""tfnas/queries/*.sql (the shipped queries) against a database built with the db API, checked
+with scipy/numpy."""
 
 import itertools
 import math
@@ -22,7 +23,7 @@ from tfnas.datasets import DATASETS as SPECS
 from tfnas.ensembles import SHIPPED
 from tfnas.space import Arch
 
-QUERIES = Path(__file__).resolve().parents[1] / "queries"
+QUERIES = Path(__file__).resolve().parents[1] / "tfnas" / "queries"
 DATASETS = ("cifar10", "cifar100")
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
 N = 150
@@ -98,7 +99,7 @@ def run_query(path, name, **variables):
 
 
 def views(path):
-    return {d: read_arch_scores(path, d) for d in DATASETS}
+    return {d: read_arch_scores(path, d).reset_index() for d in DATASETS}  # arch_index: a column
 
 
 ACCURACIES = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep", "valid_acc_200ep")
@@ -116,7 +117,7 @@ def test_every_query_has_a_header_and_names_no_proxy():
         header = text[: text.index("\nWITH")]
         assert header.startswith(f"-- {file.name}") and "Returns" in header
         assert all(line.startswith("--") for line in header.splitlines())
-        assert f"Run: tfnas sql queries/{file.name}" in header
+        assert f"Run: tfnas sql {file.stem} " in header
         body = text[len(header):].lower()
         for proxy in ("naswot", "synflow", "params", "flops"):
             assert f"'{proxy}'" not in body and f" {proxy}," not in body, (file, proxy)
@@ -140,6 +141,24 @@ def test_queries_run_through_tfnas_sql(database, tmp_path, capsys):
         script.write_text("DELETE FROM proxy_scores;")
         run_sql(database, script)
 
+
+def test_tfnas_sql_prints_duckdb_s_own_compact_table(database, tmp_path):
+    """A result is DuckDB's box table (header, types, one line per row), an empty one says
+    "0 rows" (no pandas "Empty DataFrame"); --csv prints every row."""
+    import io
+
+    script = tmp_path / "q.sql"
+    script.write_text("SELECT proxy, count(*) AS n FROM proxies GROUP BY ALL ORDER BY proxy;\n"
+                      "SELECT proxy FROM proxies WHERE false;")
+    out = io.StringIO()
+    assert run_sql(database, script, out=out) == 2
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert lines[0].startswith("┌") and lines[1].split("│")[1].strip() == "proxy"
+    assert "varchar" in lines[2]
+    assert sum("│ naswot" in line for line in lines) == 1
+    assert "0 rows" in text and "Empty DataFrame" not in text
+    assert max(len(line) for line in lines) < 120
 
 def test_correlations_match_scipy(database):
     result = run_query(database, "correlations.sql").set_index(["dataset", "proxy", "accuracy"])

@@ -21,7 +21,7 @@ import db
 from db.sql_file import run_sql
 from tfnas.cli import main
 
-QUERIES = Path(__file__).resolve().parents[1] / "queries"
+QUERIES = Path(__file__).resolve().parents[1] / "tfnas" / "queries"
 
 
 @pytest.fixture
@@ -209,7 +209,8 @@ def test_every_shipped_query_runs(score_db, capsys, query):
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
     frame = pd.read_csv(io.StringIO(out))
-    assert len(frame) > 0
+    # (the Suite-Zero agreement has rows only after `tfnas db import`: tests/test_suite_zero.py)
+    assert len(frame) > 0 or query == "suite_zero_agreement.sql"
     if query == "topk.sql":
         assert frame.groupby("proxy").size().eq(3).all()
     if query == "proxy_agreement.sql":

@@ -14,7 +14,7 @@
 --   noise_ratio       mean_within_sd / between_arch_sd (small = the seed hardly matters)
 --   n_archs_nonfinite architectures with a -inf score on some seed (left out of the stds)
 --
--- Run: tfnas sql queries/seed_variance.sql [--db out/tfnas.duckdb]
+-- Run: tfnas sql seed_variance [--db out/tfnas.duckdb]
 WITH one_per_seed AS (
     SELECT *
     FROM proxy_scores

@@ -6,7 +6,7 @@
 -- unknown). Higher score is better; ties go to the lower arch_code. Scores are those of the
 -- default configuration (view default_scores: seed 0, batch 128, no augmentation).
 --
--- Run: tfnas sql queries/topk.sql [--db out/tfnas.duckdb]
+-- Run: tfnas sql topk [--db out/tfnas.duckdb]
 WITH ranked AS (
     SELECT *, row_number() OVER (PARTITION BY dataset, proxy ORDER BY score DESC, arch_code)
         AS rank

@@ -15,7 +15,7 @@
 -- A proxy with within_between > 0 scores isomorphic cells differently: it measures something
 -- besides the function the cell computes (e.g. how many weights sit on edges that add nothing).
 --
--- Run: tfnas sql queries/isomorphism.sql [--db out/tfnas.duckdb]
+-- Run: tfnas sql isomorphism [--db out/tfnas.duckdb]
 WITH accuracy AS (
     UNPIVOT (SELECT dataset, arch_code, test_acc_12ep, test_acc_200ep, valid_acc_12ep,
                     valid_acc_200ep FROM arch_accuracies)

@@ -11,7 +11,7 @@
 -- augmentation; another configuration: the view scores with a WHERE on seed, batch_size,
 -- augment). Higher is better for every proxy, so a good proxy has a positive correlation.
 --
--- Run: tfnas sql queries/correlations.sql [--db out/tfnas.duckdb]
+-- Run: tfnas sql correlations [--db out/tfnas.duckdb]
 WITH accuracies AS (
     UNPIVOT (SELECT dataset, arch_code, test_acc_12ep, test_acc_200ep, valid_acc_12ep,
                     valid_acc_200ep FROM arch_accuracies)

@@ -13,7 +13,7 @@
 -- Every stored proxy takes part. Scores are those of the default configuration (view
 -- default_scores: seed 0, batch 128, no augmentation).
 --
--- Run: tfnas sql queries/proxy_agreement.sql [--db out/tfnas.duckdb]
+-- Run: tfnas sql proxy_agreement [--db out/tfnas.duckdb]
 WITH pairs AS (
     SELECT a.dataset, a.arch_code, a.proxy AS proxy_a, b.proxy AS proxy_b,
         a.score AS score_a, b.score AS score_b
