@@ -13,7 +13,7 @@ Typical use::
     with db.writing("tfnas.duckdb") as engine:
         db.create_schema(engine)
         db.import_benchmark(engine)                    # the embedded NATS-Bench table
-    scores = db.read_scores("tfnas.duckdb").frames     # dataset -> DataFrame
+    scores = db.read_scores("tfnas.duckdb").frames     # dataset -> DataFrame by arch_index
 
 Submodules are imported on first use, so ``import db`` costs nothing.
 """

@@ -4,7 +4,7 @@ starts fast, and every failure is one line (:class:`db.connection.DatabaseError`
 
 Scores are read for one scoring configuration (:class:`tfnas.config.ScoringConfig`; default
 seed 0, batch 128, no augmentation), per (dataset, proxy) from one set of images
-(:func:`db.schema.configuration_sql`). When a dataset holds nothing for the configuration
+(:func:`db.sql.configuration_sql`). When a dataset holds nothing for the configuration
 asked, the error lists the configurations it does hold.
 """
 
@@ -42,7 +42,11 @@ class Scores:
     compute on, no pandas import) or as DataFrames (``frames``, built on first use).
     ``notes`` say which datasets were skipped and why; ``config`` is the configuration read;
     ``ensembles`` the rank ensembles whose members are all stored (read when named in
-    ``proxies``)."""
+    ``proxies``).
+
+    A frame is indexed by NATS-Bench's ``arch_index`` (so ``frame.loc[9930]`` is NATS-Bench's
+    architecture 9930, as in its API; ``arch_index`` is the index, not a column), its rows
+    still in ``arch_code`` order; ``frame.reset_index()`` gives the plain columns."""
 
     columns: dict[str, dict[str, np.ndarray]]
     notes: list[str]
@@ -51,10 +55,16 @@ class Scores:
 
     @functools.cached_property
     def frames(self) -> dict[str, pd.DataFrame]:
-        """``columns`` as one DataFrame per dataset."""
-        import pandas as pd
+        """``columns`` as one DataFrame per dataset, indexed by ``arch_index``."""
+        return {dataset: arch_frame(columns) for dataset, columns in self.columns.items()}
 
-        return {dataset: pd.DataFrame(columns) for dataset, columns in self.columns.items()}
+
+def arch_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One dataset's columns as a DataFrame indexed by NATS-Bench's ``arch_index`` (row order
+    kept)."""
+    import pandas as pd
+
+    return pd.DataFrame(columns).set_index("arch_index")
 
 
 def _execute(conn: duckdb.DuckDBPyConnection, path: Path, sql: str,
@@ -264,7 +274,8 @@ def read_published(path: str | os.PathLike) -> list[dict]:
 
 def read_arch_scores(path: str | os.PathLike, dataset: str,
                      config: ScoringConfig = DEFAULT) -> pd.DataFrame:
-    """One dataset's rows of :func:`read_scores` (``arch_scores``-like, any configuration)."""
+    """One dataset's rows of :func:`read_scores` (``arch_scores``-like, any configuration),
+    indexed by NATS-Bench's ``arch_index`` as :attr:`Scores.frames`."""
     if dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     return read_scores(path, config, [dataset]).frames[dataset]

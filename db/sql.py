@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tfnas.config import DEFAULT, NO_DATA, ScoringConfig
+from tfnas.config import ACCURACY_COLUMNS, DEFAULT, IMPORTED_SEPARATOR, NO_DATA, ScoringConfig
 from tfnas.ensembles import METHODS
 
 HIGHER_IS_BETTER = ("higher is better for every proxy (what each number is: the proxies "
                     "table); -inf allowed, never NaN")
-ACCURACY_COLUMNS: tuple[str, ...] = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep",
-                                     "valid_acc_200ep")
 
 
 def quote(text: str) -> str:
@@ -59,10 +57,16 @@ def _chosen_images(config: ScoringConfig) -> tuple[str, str]:
     """(WHERE clause of the configuration, WITH clause ``images``: the (dataset, proxy,
     data_fingerprint) read) — per (dataset, proxy) ONE set of images: ``config.fingerprint``
     if given (data-free proxies, stored under ``none``, are read beside it), else the
-    fingerprint covering the most architectures (ties: the latest scored)."""
+    fingerprint covering the most architectures (ties: the latest scored). Rows imported from
+    another source (fingerprint ``<source>:<digest>``, :data:`IMPORTED_SEPARATOR`;
+    :mod:`db.suite_zero`) are read only when their fingerprint is given, and then alone."""
     where = (f"seed = {config.seed} AND batch_size = {config.batch_size} "
              f"AND augment = {config.augment}")
-    given = ("" if not config.fingerprint else
+    if not config.fingerprint:  # imported rows (<source>:<digest>) only when asked for
+        where += f" AND NOT contains(data_fingerprint, {quote(IMPORTED_SEPARATOR)})"
+    imported = IMPORTED_SEPARATOR in (config.fingerprint or "")
+    given = ("" if not config.fingerprint else  # an import holds its data-free proxies itself
+             f"WHERE data_fingerprint = {quote(config.fingerprint)}\n    " if imported else
              f"WHERE data_fingerprint IN ({quote(config.fingerprint)}, {quote(NO_DATA)})\n    ")
     first = (f"data_fingerprint = {quote(config.fingerprint)} DESC, " if config.fingerprint
              else "")

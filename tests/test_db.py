@@ -197,33 +197,34 @@ def test_views_read_one_configuration_and_one_set_of_images(engine, tmp_path):
     view = read_arch_scores(path, "cifar10")
     assert view["arch_code"].tolist() == [1, 2, 3]
     one = view.iloc[0]
-    assert (one.arch_index, one.arch_str) == (42, str(Arch.from_code(1)))
+    assert view.index.name == "arch_index" and "arch_index" not in view.columns
+    assert (one.name, one.arch_str) == (42, str(Arch.from_code(1)))
     assert (one.naswot, one.synflow, one.params) == (-math.inf, 7.0, 1531546.0)
     assert "flops" not in view.columns and one.naswot_seconds == 0.25
     # cifar10: test from run "cifar10" (index 4 above), valid from "cifar10-valid" (index 1)
     assert (one.test_acc_12ep, one.test_acc_200ep) == (40.12, 42.0)
     assert (one.valid_acc_12ep, one.valid_acc_200ep) == (10.12, 12.0)
-    assert view.loc[1, "naswot"] == 2.0 and view.loc[2, "naswot"] == 3.0
-    assert view.loc[1:, "test_acc_200ep"].isna().all()
+    assert view["naswot"].iloc[1] == 2.0 and view["naswot"].iloc[2] == 3.0
+    assert view["test_acc_200ep"].iloc[1:].isna().all()
     # the SQL view agrees, with a column per registered proxy
     sql = query(engine, "SELECT arch_code, naswot, synflow, params, flops FROM arch_scores "
                         "WHERE dataset = 'cifar10' ORDER BY arch_code")
     assert sql[0] == (1, -math.inf, 7.0, 1531546.0, None)
     # asking for the newer images, or another configuration, reads those rows
     newer = read_arch_scores(path, "cifar10", ScoringConfig(fingerprint="newer"))
-    assert newer["arch_code"].tolist() == [1] and newer.loc[0, "naswot"] == 5.0
+    assert newer["arch_code"].tolist() == [1] and newer["naswot"].iloc[0] == 5.0
     # ... beside the data-free proxies (stored under 'none'), not synflow's other images
-    assert newer.loc[0, "params"] == 1531546.0 and np.isnan(newer.loc[0, "synflow"])
+    assert newer["params"].iloc[0] == 1531546.0 and np.isnan(newer["synflow"].iloc[0])
     seed1 = read_arch_scores(path, "cifar10", ScoringConfig(seed=1))
     assert seed1["arch_code"].tolist() == [1, 4] and (seed1["naswot"] == 100.0).all()
     assert read_arch_scores(path, "cifar10", ScoringConfig(augment=True))["naswot"].tolist() \
         == [100.0]
     c100 = read_arch_scores(path, "cifar100")
-    assert c100["arch_code"].tolist() == [2] and c100.loc[0, "naswot"] == 9.0
+    assert c100["arch_code"].tolist() == [2] and c100["naswot"].iloc[0] == 9.0
 
 
 def test_a_configuration_with_no_scores_lists_what_is_held(engine, tmp_path):
-    """Issue: CIFAR-100 scored at batch 96 only; the reports said 'no proxy scores for
+    """Was: CIFAR-100 scored at batch 96 only; the reports said 'no proxy scores for
     cifar10' (the wrong dataset) and never mentioned batch 96."""
     load(engine, shard(tmp_path, range(5), dataset="cifar100", batch_size=96,
                        fingerprint="3fa9"))

@@ -28,6 +28,15 @@ DEFAULT_BATCH_SIZE = 128
 DEFAULT_DB = "out/tfnas.duckdb"
 #: ``data_fingerprint`` of scores computed without reading images (closed forms, Synflow …).
 NO_DATA = "none"
+#: The accuracy columns a proxy is judged against (NATS-Bench's test and validation accuracy
+#: after 12 and 200 epochs; the store's views and the replays use these names).
+ACCURACY_COLUMNS: tuple[str, ...] = ("test_acc_12ep", "test_acc_200ep", "valid_acc_12ep",
+                                     "valid_acc_200ep")
+#: A ``data_fingerprint`` holding this separator marks rows imported from another source
+#: (``<source>:<digest>``, e.g. ``suite-zero:`` + 16 hex of the file's SHA-256;
+#: :mod:`db.suite_zero`); tfnas's own fingerprints are hex or ``none``. Such rows are read only
+#: when their fingerprint is asked for (``--fingerprint``), never by default or beside others.
+IMPORTED_SEPARATOR = ":"
 #: The study's proxies (NASWOT and Synflow, with the #params and FLOPs baselines): what the
 #: pipeline scores and the reports show unless told otherwise; any registered proxy may be asked.
 STUDY_PROXIES: tuple[str, ...] = ("naswot", "synflow", "params", "flops")
@@ -89,9 +98,11 @@ class ScoringConfig:
         """E.g. ``seed 0, batch 128, no augmentation`` (+ ``, images 6e7a9c56…``)."""
         text = (f"seed {self.seed}, batch {self.batch_size}, "
                 f"{'augmented' if self.augment else 'no augmentation'}")
-        # a fingerprint is 16 hex digits; a mistyped 500-character one is not echoed whole
+        # a fingerprint is 16 hex digits (imported rows: "<source>:" + 16, shown whole so it
+        # can be typed back); a mistyped 500-character one is not echoed whole
         shown = self.fingerprint or ""
-        shown = shown if len(shown) <= 20 else shown[:16] + "…"
+        limit = 20 + len(shown.partition(":")[0]) + 1 if ":" in shown[:21] else 20
+        shown = shown if len(shown) <= limit else shown[:16] + "…"
         return text + (f", images {shown}" if shown else "")
 
     def pipeline_flags(self) -> str:

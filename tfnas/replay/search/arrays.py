@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from db.sql import ACCURACY_COLUMNS as ACCURACIES
+from tfnas.config import ACCURACY_COLUMNS as ACCURACIES
 from tfnas.config import DEFAULT, ScoringConfig
 from tfnas.ensembles import PREFIX as ENSEMBLE_PREFIX
 from tfnas.errors import UserError
