@@ -205,7 +205,7 @@ def test_duplicate_proxies_are_refused_by_the_registry_check():
 # --- --db of every command: refused before it is opened ---------------------------------------
 
 def test_db_init_on_a_named_pipe_is_refused_at_once(tmp_path):
-    """Issue: DuckDB opened a FIFO and waited for a writer forever."""
+    """Was: DuckDB opened a FIFO and waited for a writer forever."""
     fifo = tmp_path / "db.fifo"
     os.mkfifo(fifo)
     done = subprocess.run([sys.executable, "-m", "tfnas.cli", "db", "init", "--db", "db.fifo"],

@@ -266,3 +266,19 @@ def test_vote_agreement_is_the_reference_loop_and_one_member_is_kendall():
     x, y = rng.normal(size=200), rng.normal(size=200)
     tau = stats.kendalltau(x, y).statistic
     assert vote_agreement([x], y) == pytest.approx((1 + tau) / 2, abs=1e-12)
+
+
+def test_dataset_filters_every_report_to_the_datasets_asked(full_db, tmp_path, capsys):
+    assert main(["correlations", "--db", str(full_db), "--proxies", "params", "--dataset",
+                 "ImageNet16-120", "--out", str(tmp_path)]) == 0
+    written = pd.read_csv(tmp_path / "correlations.csv")
+    assert set(written["dataset"]) == {"ImageNet16-120"} and len(written) > 0
+    capsys.readouterr()
+    assert main(["tables", "--db", str(full_db), "--proxies", "params", "--dataset", "cifar10",
+                 "--dataset", "cifar100", "--runs", "5", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "cifar100" in printed and "ImageNet16-120" not in printed
+    assert main(["tables", "--db", str(full_db), "--dataset", "cifar-10"]) == 2
+    assert capsys.readouterr().err == (
+        "tfnas: error: argument --dataset: unknown dataset 'cifar-10'; valid datasets: "
+        "cifar10, cifar100, ImageNet16-120 (see 'tfnas tables -h')\n")

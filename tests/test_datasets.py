@@ -404,7 +404,7 @@ class _Payload:
 
 
 def test_a_pickle_carrying_code_is_refused_before_it_runs(tmp_path):
-    """Issue: a CIFAR pickle with an os.system payload ran before the format check failed."""
+    """Was: a CIFAR pickle with an os.system payload ran before the format check failed."""
     make_cifar10(tmp_path)
     marker = tmp_path / "pwned"
     hostile = tmp_path / "cifar-10-batches-py" / "data_batch_4"

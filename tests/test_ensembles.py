@@ -183,7 +183,7 @@ def arch_scores_columns(path):
 
 def test_a_name_ending_in_seconds_beside_its_stem_is_refused_and_nothing_stored(
         ensemble_db, tmp_path, capsys):
-    """Issue: `ens_x_seconds` beside `ens_x` overwrote ens_x's seconds column with its score
+    """Was: `ens_x_seconds` beside `ens_x` overwrote ens_x's seconds column with its score
     (a search time of -20.5 s) and DuckDB renamed a column ens_x_seconds_1."""
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(ensemble_db.read_bytes())

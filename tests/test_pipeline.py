@@ -250,8 +250,8 @@ def test_each_row_is_keyed_by_what_its_proxy_read(tmp_path):
 
 
 def test_a_foreign_or_swapped_shard_is_recomputed_not_loaded(tmp_path):
-    """Issue, row 1: shard files replaced by another shard's or another dataset's, the
-    database removed, the command rerun: loaded without complaint, 489 archs missing."""
+    """Shard files replaced by another shard's or another dataset's, the database removed,
+    the command rerun: the foreign shards are recomputed, never loaded."""
     out = tmp_path / "out"
     build(_run(tmp_path))
     build(_run(tmp_path, dataset="cifar100"))
@@ -268,8 +268,8 @@ def test_a_foreign_or_swapped_shard_is_recomputed_not_loaded(tmp_path):
 
 
 def test_a_bit_flipped_shard_is_recomputed(tmp_path):
-    """Issue, row 2: single-bit flips changed batch_size 128 → 17592186044544 and the data
-    fingerprint, and the shard still counted as complete."""
+    """A single-bit flip in a shard (batch_size 128 → 17592186044544, the data fingerprint)
+    makes it incomplete: it is recomputed."""
     out = tmp_path / "out"
     build(_run(tmp_path))
     files = shard_files(out)
@@ -298,7 +298,7 @@ def _write(tmp_path, data: bytes) -> Path:
 
 
 def test_other_images_at_the_same_path_are_a_new_run(tmp_path):
-    """Issue, row 3: the same --data path with different images reused the old shards."""
+    """The same --data path holding different images is a new run, not the old shards."""
     images = tmp_path / "images.npz"
     out = tmp_path / "out"
 
@@ -319,8 +319,8 @@ def test_other_images_at_the_same_path_are_a_new_run(tmp_path):
 
 
 def test_an_emptied_database_is_reloaded(tmp_path):
-    """Issue, row 4: the database replaced by an empty DuckDB file (markers kept): exit 0,
-    nothing loaded. Completeness is now the database's rows, not a marker."""
+    """A database replaced by an empty DuckDB file is loaded again: completeness is the
+    database's rows, not a marker file."""
     out = tmp_path / "out"
     build(_run(tmp_path))
     (out / "t.duckdb").unlink()
@@ -332,7 +332,7 @@ def test_an_emptied_database_is_reloaded(tmp_path):
 
 
 def test_a_db_path_with_url_characters_is_a_plain_path(tmp_path):
-    """Issue, row 5: --db 'x/a?b/tfnas.duckdb' wrote the database to x/a, shards to x/a?b."""
+    """--db 'x/a?b/tfnas.duckdb' writes the database and its shards under x/a?b, literally."""
     out = tmp_path / "x" / "a?b #%41"
     build(ScoreAll(db=str(out / "tfnas.duckdb"), dataset="cifar10", proxies="params", limit=5,
                    shards=2))
@@ -407,7 +407,7 @@ def test_cli_as_typed_and_one_line_input_errors(tmp_path, capsys, monkeypatch):
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway; the "
                                               "not-a-folder case above covers the check")
 def test_a_read_only_output_folder_fails_before_scoring(tmp_path):
-    """Issue, row 7: every shard was scored, then a misleading luigi-tmp FileNotFoundError."""
+    """A read-only output folder is refused before any shard is scored."""
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o500)

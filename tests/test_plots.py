@@ -35,7 +35,9 @@ def test_score_accuracy_figure_titles_carry_spearman_and_counts(scores, tmp_path
         assert len(ax.collections[0].get_offsets()) == 15625 - 1  # the −inf arch is not drawn
         assert "1 at −inf not shown" in ax.get_xlabel()
     assert " ".join(figure._suptitle.get_text().split()) == (
-        "naswot score vs test_acc_12ep (15,625 architectures per dataset)")
+        "naswot score vs test accuracy after 12 epochs (15,625 architectures per dataset)")
+    assert axes[0].get_ylabel() == "test accuracy after 12 epochs (%)"
+    assert axes[0].get_xscale() == "linear"  # naswot's stand-in does not span decades
     path = save_figure(figure, tmp_path / "fig3.png")
     with Image.open(path) as image:
         assert image.format == "PNG" and image.size == (1584, 504)
@@ -58,14 +60,27 @@ def test_search_curves_compare_random_search_and_evolution(scores):
     assert len(figure.get_axes()) == 2
     assert [t.get_text() for t in figure.legends[0].get_texts()] == [
         "random search", "regularized evolution"]
-    # a proxy scored on fewer datasets gets an empty panel saying so; columns in NATS-Bench order
+    # a proxy scored on fewer datasets has no empty panel: its row ends early; NATS-Bench order
     figure = search_figure({("naswot", "ImageNet16-120"): curves, ("synflow", "cifar10"): curves,
-                            ("synflow", "ImageNet16-120"): curves})
-    shown = [ax.get_title() for ax in figure.get_axes() if ax.axison]
-    assert shown == ["ImageNet16-120, naswot", "cifar10, synflow", "ImageNet16-120, synflow"]
-    empty = [ax for ax in figure.get_axes() if not ax.axison]
-    assert len(empty) == 1 and not empty[0].lines and not empty[0].collections
-    assert empty[0].texts[0].get_text().startswith("cifar10, naswot:\nno search curve")
+                            ("synflow", "ImageNet16-120"): curves}, "valid_acc_200ep")
+    assert [ax.get_title() for ax in figure.get_axes()] == [
+        "ImageNet16-120, naswot", "cifar10, synflow", "ImageNet16-120, synflow"]
+    assert all(ax.axison and ax.lines for ax in figure.get_axes())
+    assert figure.get_axes()[0].get_ylabel() == ("validation accuracy after 200 epochs of the "
+                                                 "chosen arch (%)")
+    # a budget's label sits right of its point, clear of the point's vertical error bar
+    label = figure.get_axes()[0].texts[-1]
+    assert label.get_text() == "300" and label.get_ha() == "left" and label.xyann[0] > 0
+
+
+def test_a_score_spanning_decades_gets_a_log_axis(scores):
+    """MeCo-like positive scores over four decades: a linear axis put most points at 0."""
+    frame = scores["cifar10"].copy()
+    frame["params"] = np.exp(np.linspace(0, 10, len(frame)))
+    figure = score_accuracy_figure({"cifar10": frame}, "params")
+    ax = figure.get_axes()[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "params score (log scale)"
+    assert _text_problems(figure) == []
 
 
 def test_search_curves_leave_out_evolution_on_a_partial_space(scores):
@@ -84,6 +99,12 @@ def test_cli_writes_every_figure(full_db, tmp_path, capsys):
     with Image.open(tmp_path / "search_time.png") as image:
         assert image.size[1] > 4 * 300  # one row of panels per proxy
     assert capsys.readouterr().err.count("note: wrote") == 5
+    only = tmp_path / "one"
+    assert main(["plot", "--db", str(full_db), "--out", str(only), "--proxies", "params",
+                 "--dataset", "cifar100", "--runs", "7"]) == 0
+    figure3 = only / "fig3_params.png"
+    with Image.open(figure3) as image:  # one panel: the one dataset asked for
+        assert image.size[0] < 600
 
 
 def test_cli_rejects_an_unknown_accuracy(full_db, tmp_path, capsys):

@@ -4,6 +4,8 @@
     tfnas proxies        list the registered proxies
     tfnas db init        a complete database from the scores shipped with tfnas
     tfnas db ensemble    define a rank ensemble of stored proxies
+    tfnas db import      store NAS-Bench-Suite-Zero's scores (zc_nasbench201.json)
+    tfnas db export      write stored scores as NASLib's zc_nasbench201.json
     tfnas tables         Tables I–V (or any proxy's search tables) replayed from the database
     tfnas correlations   every stored proxy against every accuracy column
     tfnas plot           figures
@@ -28,6 +30,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tfnas import __version__
 from tfnas.config import (
     DEFAULT,
     DEFAULT_DB,
@@ -41,6 +44,7 @@ from tfnas.datasets import DATASETS, dataset_spec, default_data_root
 from tfnas.ensembles import METHODS
 from tfnas.errors import UnwritableError, UserError
 from tfnas.messages import shorten, shorten_words
+from tfnas.space import Arch
 
 EXIT_USAGE = 2
 
@@ -117,11 +121,24 @@ def _names(text: str) -> list[str]:
     if not text.strip() or not all(names):
         raise argparse.ArgumentTypeError(f"needs a comma list of proxy names, got "
                                          f"{shorten(text)}")
-    twice = [name for i, name in enumerate(names) if name in names[:i]]
+    from tfnas.proxies import resolve  # aliases (nwot = naswot, ...): tfnas.proxies.ALIASES
+
+    typed, names = names, [resolve(name) for name in names]
+    twice = [i for i, name in enumerate(names) if name in names[:i]]
     if twice:  # a report would print its rows twice
-        raise argparse.ArgumentTypeError(f"{shorten(twice[0])} is listed twice; name each "
-                                         "proxy once")
+        first = names.index(names[twice[0]])
+        same = (f"{shorten(typed[first])} is listed twice" if typed[first] == typed[twice[0]]
+                else f"{shorten(typed[first])} and {shorten(typed[twice[0]])} both name "
+                     f"{names[first]}")
+        raise argparse.ArgumentTypeError(f"{same}; name each proxy once")
     return names
+
+
+def _dataset_name(text: str) -> str:
+    try:
+        return dataset_spec(text).name
+    except UserError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _fingerprint(text: str) -> str:
@@ -166,6 +183,18 @@ def table_row(arch: object, scores: dict) -> str:
     return " ".join(cells) + f"  {arch}"
 
 
+def arch_of(text: str) -> Arch:
+    """``--arch``: a NATS-Bench index (ASCII digits, 0..15624, looked up in the embedded
+    benchmark's index, :func:`tfnas.api.arch_str`) or a NATS-Bench arch string."""
+    from tfnas.space import parse_arch
+
+    if as_integer(text) is not None:
+        from tfnas.api import arch_str
+
+        return parse_arch(arch_str(text))
+    return parse_arch(text)
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     import torch  # torch (~2 s to import) only for the command that runs networks
     from tqdm import tqdm
@@ -174,10 +203,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     from tfnas.datasets import sample_batch
     from tfnas.proxies import IMAGES, ScoringRun
     from tfnas.scoring import check_run, score_arch
-    from tfnas.space import parse_arch, read_archs_file
+    from tfnas.space import read_archs_file
 
     names = proxies.check_proxies(args.proxies or STUDY_PROXIES)
-    archs = [parse_arch(text) for text in args.arch]
+    archs = [arch_of(text) for text in args.arch]
     if args.archs_file is not None:
         archs += read_archs_file(args.archs_file)
     if not archs:
@@ -248,6 +277,24 @@ def cmd_db_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_import(args: argparse.Namespace) -> int:
+    from db.suite_zero import import_suite_zero
+
+    if args.db.is_file():  # (a missing one: writing() says how to create it)
+        _check_writable_database(args.db)
+    print(import_suite_zero(args.db, args.file).summary(args.db))
+    return 0
+
+
+def cmd_db_export(args: argparse.Namespace) -> int:
+    from db.suite_zero import export_suite_zero
+
+    datasets = list(dict.fromkeys(args.dataset)) if args.dataset else list(DATASETS)
+    print(export_suite_zero(args.db, args.out, datasets, config_of(args),
+                            args.accuracy).summary())
+    return 0
+
+
 # --- tfnas tables / correlations / plot (replays and reports from the database) --------------
 
 _UNIQUE = "; one architecture per class of isomorphic cells (the smallest arch_code scored)"
@@ -262,7 +309,8 @@ def _read(args: argparse.Namespace, default: Sequence[str] | None = None):
     (None: every stored proxy)."""
     from db.read import read_scores
 
-    scores = read_scores(args.db, config_of(args), proxies=args.proxies or default,
+    datasets = list(dict.fromkeys(args.dataset)) if args.dataset else DATASETS
+    scores = read_scores(args.db, config_of(args), datasets, proxies=args.proxies or default,
                          if_stored=not args.proxies)
     for note in scores.notes:
         _note(f"skipped: {note}")
@@ -348,7 +396,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
             except ValueError as err:
                 notes.append(f"search figure, {proxy} on {dataset}: {err}")
                 continue
-            curve = search_curves(table, runs=100, seed=args.search_seed)
+            curve = search_curves(table, runs=args.runs, seed=args.search_seed)
             if curve.empty:
                 notes.append(f"search figure, {proxy} on {dataset}: only "
                              f"{len(table.scored)} architectures are scored, fewer than the "
@@ -370,9 +418,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_sql(args: argparse.Namespace) -> int:
     from db.sql_file import run_sql
+    from tfnas.queries import resolve
 
     text = sys.stdin.read() if str(args.file) == "-" else None
-    run_sql(args.db, args.file, text=text, csv=args.csv, out=sys.stdout)
+    file = args.file if text is not None else resolve(args.file)  # `topk`: a shipped query
+    run_sql(args.db, file, text=text, csv=args.csv, out=sys.stdout)
     return 0
 
 
@@ -392,10 +442,16 @@ def _add_config(parser: argparse.ArgumentParser, reading: bool) -> None:
         parser.add_argument("--fingerprint", type=_fingerprint, default=None,
                             help="fingerprint of the images (default: per dataset and proxy "
                                  "the images covering the most architectures)")
+        parser.add_argument("--dataset", type=_dataset_name, action="append", default=None,
+                            help="only this dataset (repeat the flag for several; default: "
+                                 "every dataset stored)")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tfnas.queries import names as query_names
+
     parser = _Parser(prog="tfnas", description="Training-free NAS proxies on NATS-Bench TSS.")
+    parser.add_argument("--version", action="version", version=f"tfnas {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     score = commands.add_parser(
@@ -408,7 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "ImageNet16/; CIFAR is downloaded into it if missing), that "
                             "subfolder, or an .npz with x and y (default: %(default)s)")
     score.add_argument("--arch", action="append", default=[], metavar="ARCH",
-                       help="NATS-Bench architecture string; repeat for several")
+                       help="NATS-Bench architecture string or index (0..15624, NATS-Bench's "
+                            "arch_index); repeat for several")
     score.add_argument("--archs-file", type=Path, metavar="FILE",
                        help="file with one architecture string per line (# comments)")
     score.add_argument("--proxies", type=_names, default=None,
@@ -425,7 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every proxy of the registry (tfnas/proxies/, one module each).")
     listing.set_defaults(handler=cmd_proxies)
 
-    database = commands.add_parser("db", help="database commands: init, ensemble")
+    database = commands.add_parser("db", help="database commands: init, ensemble, "
+                                                   "import, export")
     db_commands = database.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     init = db_commands.add_parser(
         "init", help="build a complete database from the scores shipped with tfnas",
@@ -452,6 +510,35 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--db", type=_database, default=DEFAULT_DB,
                           help="tfnas DuckDB file (default: %(default)s)")
     ensemble.set_defaults(handler=cmd_db_ensemble)
+    importing = db_commands.add_parser(
+        "import", help="store another source's scores (NAS-Bench-Suite-Zero)",
+        description="Store NAS-Bench-Suite-Zero's zc_nasbench201.json (either layout NASLib "
+                    "has used) in --db under its own configuration (fingerprint "
+                    "suite-zero:<sha256>, seed 0, batch 32: db.suite_zero), never mixed with "
+                    "tfnas's scores, and print its rank agreement with them. A bad file "
+                    "changes nothing.")
+    importing.add_argument("--format", required=True, choices=("suite-zero",),
+                           help="the file's format")
+    importing.add_argument("file", type=Path, help="the JSON file")
+    importing.add_argument("--db", type=_database, default=DEFAULT_DB,
+                           help="tfnas DuckDB file (default: %(default)s)")
+    importing.set_defaults(handler=cmd_db_import)
+    export = db_commands.add_parser(
+        "export", help="write stored scores for another tool (NAS-Bench-Suite-Zero / NASLib)",
+        description="Write the stored scores of one configuration (default: tfnas's own, seed "
+                    "0, batch 128) as NASLib's zc_nasbench201.json: NASLib's keys, proxy "
+                    "names and units; val_accuracy from --accuracy. An imported file's "
+                    "scores: --fingerprint suite-zero:... --batch-size 32.")
+    export.add_argument("--format", required=True, choices=("suite-zero",),
+                        help="the file's format")
+    export.add_argument("--out", required=True, type=Path, help="the JSON file to write")
+    export.add_argument("--accuracy", default="valid_acc_200ep",
+                        help="accuracy column written as val_accuracy (default: %(default)s, "
+                             "what Suite-Zero's val_accuracy is)")
+    export.add_argument("--db", type=_database, default=DEFAULT_DB,
+                        help="tfnas DuckDB file (default: %(default)s)")
+    _add_config(export, reading=True)
+    export.set_defaults(handler=cmd_db_export)
 
     db_help = "tfnas DuckDB file (default: %(default)s)"
     accuracy_help = ("accuracy column: test_acc_12ep (the study's schedule), test_acc_200ep, "
@@ -511,6 +598,8 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--accuracy", default="test_acc_12ep", help=accuracy_help)
     plot.add_argument("--search-seed", type=_seed, default=0,
                       help="seed of the replayed searches (default 0)")
+    plot.add_argument("--runs", type=_positive, default=500,
+                      help="runs per point of the search curves (default 500, as the tables)")
     _add_config(plot, reading=True)
     plot.set_defaults(handler=cmd_plot)
 
@@ -521,7 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "Read-only for everything: no file but the database is written or read "
                     "(COPY TO, EXPORT, ATTACH, read_csv are refused), no extension is "
                     "installed or loaded and no setting changed; SET VARIABLE works.")
-    sql.add_argument("file", type=Path, help="the .sql file, or - to read stdin")
+    sql.add_argument("file", type=Path,
+                     help=f"a query shipped with tfnas by name ({', '.join(query_names())}), "
+                          "the path of a .sql file, or - to read stdin")
     sql.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(handler=cmd_sql)

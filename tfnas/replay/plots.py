@@ -21,10 +21,20 @@ from tfnas.replay.correlations import neg_inf_lowest, ranks
 from tfnas.replay.search import ScoreTable, random_search, summarise_runs
 from tfnas.replay.search.arrays import check_accuracy
 from tfnas.replay.search.evolution import evolve
+from tfnas.replay.search.streams import search_rng
 from tfnas.replay.tables import REA_SETTINGS
 
 BUDGETS: tuple[int, ...] = (10, 20, 50, 100, 200, 500, 1000)  # architectures evaluated
 PANEL = (4.4, 3.8)  # inches per panel
+#: A score axis becomes logarithmic when its positive scores span this factor or more.
+LOG_SPAN = 100.0
+
+
+def accuracy_label(column: str) -> str:
+    """An accuracy column in words: ``test_acc_12ep`` → "test accuracy after 12 epochs"."""
+    split, _, epochs = column.partition("_acc_")
+    return f"{'validation' if split == 'valid' else split} accuracy after " \
+           f"{epochs.removesuffix('ep')} epochs"
 
 
 def score_accuracy_figure(scores: Mapping[str, pd.DataFrame], proxy: str,
@@ -45,13 +55,19 @@ def score_accuracy_figure(scores: Mapping[str, pd.DataFrame], proxy: str,
         ax.scatter(score[finite], acc[finite], s=2, alpha=0.3, linewidths=0, rasterized=True)
         ax.set_title(f"{dataset}: ρ = {rho:.3f}, n = {len(rows):,}", fontsize=10)
         hidden = int((~finite).sum())
-        ax.set_xlabel(f"{proxy} score" + (f" ({hidden:,} at −inf not shown)" if hidden else ""))
-        ax.set_ylabel(f"{accuracy} (%)")
+        shown = score[finite]
+        logarithmic = len(shown) > 1 and shown.min() > 0 and shown.max() >= LOG_SPAN * shown.min()
+        if logarithmic:  # e.g. MeCo: a linear axis crushes most points against 0
+            ax.set_xscale("log")
+            _log_ticks(ax)
+        ax.set_xlabel(f"{proxy} score" + (" (log scale)" if logarithmic else "")
+                      + (f" ({hidden:,} at −inf not shown)" if hidden else ""))
+        ax.set_ylabel(f"{accuracy_label(accuracy)} (%)")
         ax.grid(alpha=0.3)
         counts.append(len(rows))
     total = (f"{counts[0]:,} architectures" if len(set(counts)) == 1
              else "architectures: " + ", ".join(f"{n:,}" for n in counts))
-    _suptitle(figure, f"{proxy} score vs {accuracy} ({total} per dataset)")
+    _suptitle(figure, f"{proxy} score vs {accuracy_label(accuracy)} ({total} per dataset)")
     return figure
 
 
@@ -60,15 +76,17 @@ def search_curves(table: ScoreTable, runs: int, seed: int = 0,
     """Mean accuracy (and std over runs) against mean simulated search time for random search
     and REA at each budget of evaluated architectures. REA (population 64, tournament 20) is
     run once for the largest budget; a smaller budget c is its first c evaluations (the same
-    random stream). REA needs a fully scored space and is left out otherwise."""
+    random stream). REA needs a fully scored space and is left out otherwise. Random streams:
+    the experiments' (:mod:`tfnas.replay.search.streams`), as ``tfnas tables`` replays them."""
     rows = []
     for budget in budgets:
         if budget <= len(table.scored):
-            result = random_search(table, budget, runs, np.random.default_rng([seed, budget]))
+            result = random_search(table, budget, runs, seed)  # the experiment's stream
             rows.append(("random search", budget, result))
     if table.complete:
         rea = {k: v for k, v in REA_SETTINGS.items() if k != "cycles"}
-        visited = evolve(table, max(budgets), runs=runs, rng=np.random.default_rng(seed), **rea)
+        visited = evolve(table, max(budgets), runs=runs, **rea,
+                         rng=search_rng(seed, "rea", table.proxy, table.dataset))
         rows += [("regularized evolution", c, summarise_runs(table, visited[:, :c]))
                  for c in budgets if c >= rea["population"]]
     return pd.DataFrame([{"search": search, "budget": budget, "runs": runs,
@@ -103,24 +121,24 @@ def search_figure(curves: Mapping[tuple[str, str], pd.DataFrame], accuracy: str 
     """Accuracy against simulated search time, one panel per (proxy, dataset) key of
     ``curves`` (frames of :func:`search_curves`), random search and REA as two lines, each
     curve's first and last budget of evaluated architectures written beside its point.
-    Columns are datasets in NATS-Bench order; a (proxy, dataset) without curves gets an empty
-    panel saying so."""
+    One row per proxy, its datasets in NATS-Bench order from the left; a (proxy, dataset)
+    without curves has no panel (a row with fewer datasets ends early)."""
     proxies = list(dict.fromkeys(proxy for proxy, _ in curves))
-    datasets = sorted({dataset for _, dataset in curves}, key=list(DATASETS).index)
-    figure = Figure(figsize=(PANEL[0] * len(datasets), PANEL[1] * len(proxies) + 0.8),
+    rows = {proxy: sorted((d for p, d in curves if p == proxy), key=list(DATASETS).index)
+            for proxy in proxies}
+    columns = max(len(datasets) for datasets in rows.values())
+    figure = Figure(figsize=(PANEL[0] * columns, PANEL[1] * len(proxies) + 0.8),
                     layout="constrained")
-    axes = figure.subplots(len(proxies), len(datasets), squeeze=False)
+    axes = figure.subplots(len(proxies), columns, squeeze=False)
     handles = {}
     runs = set()
+    label = f"{accuracy_label(accuracy)} of the chosen arch (%)" if accuracy else \
+        "accuracy of the chosen arch (%)"
     for proxy, row in zip(proxies, axes, strict=True):
-        for dataset, ax in zip(datasets, row, strict=True):
-            curve = curves.get((proxy, dataset))
-            if curve is None:
-                ax.axis("off")
-                ax.text(0.5, 0.5, f"{dataset}, {proxy}:\nno search curve (not scored,\nor too "
-                        "few architectures scored)", ha="center", va="center",
-                        transform=ax.transAxes, fontsize=9, color="0.4")
-                continue
+        for unused in row[len(rows[proxy]):]:
+            unused.remove()
+        for dataset, ax in zip(rows[proxy], row, strict=False):
+            curve = curves[(proxy, dataset)]
             runs.update(curve["runs"].unique())
             for search, line in curve.groupby("search"):
                 drawn = ax.errorbar(line["time_mean_s"], line["accuracy_mean"],
@@ -128,16 +146,17 @@ def search_figure(curves: Mapping[tuple[str, str], pd.DataFrame], accuracy: str 
                                     capsize=2, label=search)
                 handles[search] = drawn
                 ends = line.iloc[[0, -1]] if len(line) > 1 else line
-                for point in ends.itertuples():  # first and last budget, left of the point
-                    ax.annotate(f"{point.budget:g}", (point.time_mean_s, point.accuracy_mean),
-                                xytext=(-3, 4), textcoords="offset points", ha="right",
-                                fontsize=7, color=drawn.lines[0].get_color())
+                for point in ends.itertuples():  # first and last budget, right of the point,
+                    ax.annotate(f"{point.budget:g}",  # clear of its vertical error bar
+                                (point.time_mean_s, point.accuracy_mean), xytext=(5, -2),
+                                textcoords="offset points", ha="left", va="top", fontsize=7,
+                                color=drawn.lines[0].get_color())
             ax.set_xscale("log")
-            ax.margins(x=0.12, y=0.08)
+            ax.margins(x=0.15, y=0.08)
             _log_ticks(ax)
             ax.set_title(f"{dataset}, {proxy}", fontsize=10)
             ax.set_xlabel("simulated search time (s, Σ scoring seconds)")
-            ax.set_ylabel(f"{accuracy or 'accuracy'} of the chosen arch (%)")
+            ax.set_ylabel(label)
             ax.grid(alpha=0.3)
     figure.legend(list(handles.values()), list(handles), loc="outside lower center",
                   ncols=len(handles), fontsize=9)
