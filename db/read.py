@@ -22,7 +22,7 @@ import numpy as np
 
 from db.connection import DatabaseError, explain, init_hint, open_database
 from db.sql import ACCURACY_COLUMNS, configuration_rows_sql, configuration_sql, wide_columns
-from tfnas.config import DEFAULT, NO_DATA, ScoringConfig
+from tfnas.config import DEFAULT, IMPORTED_SEPARATOR, NO_DATA, ScoringConfig
 from tfnas.datasets import DATASETS
 from tfnas.errors import UserError
 from tfnas.messages import shorten
@@ -279,3 +279,49 @@ def read_arch_scores(path: str | os.PathLike, dataset: str,
     if dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     return read_scores(path, config, [dataset]).frames[dataset]
+
+
+def read_imported(path: str | os.PathLike, source: str, datasets: Sequence[str] = DATASETS,
+                  proxies: Sequence[str] | None = None) -> Scores:
+    """The scores imported from another source (``tfnas db import``): ``source`` is a stored
+    imported fingerprint (``suite-zero:3fa0…``) or a source name (``suite-zero``: its latest
+    import), ``proxies`` those of them that are stored (default: all). One-line error when
+    nothing of it is stored."""
+    path = Path(path)
+    conn = open_database(path)
+    try:
+        found = _fetch(conn, path, "SELECT data_fingerprint, seed, batch_size, augment, "
+                       "max(created_at) AS latest FROM proxy_scores WHERE data_fingerprint = $s "
+                       "OR starts_with(data_fingerprint, $s || $sep) GROUP BY ALL "
+                       "ORDER BY latest DESC", {"s": source, "sep": IMPORTED_SEPARATOR})
+    finally:
+        conn.close()
+    if not len(found["data_fingerprint"]) or IMPORTED_SEPARATOR not in (
+            found["data_fingerprint"][0]):
+        raise UserError(f"{path} holds no scores imported from {shorten(source)}; import them "
+                        f"with `tfnas db import --format suite-zero FILE --db {path}`")
+    config = ScoringConfig(int(found["seed"][0]), int(found["batch_size"][0]),
+                           bool(found["augment"][0]), str(found["data_fingerprint"][0]))
+    return read_scores(path, config, datasets, proxies, if_stored=True)
+
+
+def side_by_side(ours: Scores, theirs: Scores, label: str) -> dict[str, dict[str, np.ndarray]]:
+    """Per dataset both hold, the architectures both scored: our columns, and each of their
+    proxies as ``<proxy>@<label>`` (with its ``_seconds``), so one report compares the two
+    sources on exactly the same architectures."""
+    joined = {}
+    for dataset, mine in ours.columns.items():
+        other = theirs.columns.get(dataset)
+        if other is None:
+            continue
+        both = np.intersect1d(mine["arch_code"], other["arch_code"])
+        take = np.isin(mine["arch_code"], both)
+        pick = np.isin(other["arch_code"], both)
+        columns = {name: values[take] for name, values in mine.items()}
+        for proxy in (c.removesuffix("_seconds") for c in other if c.endswith("_seconds")):
+            columns[f"{proxy}@{label}"] = other[proxy][pick]
+            columns[f"{proxy}@{label}_seconds"] = other[proxy + "_seconds"][pick]
+        joined[dataset] = columns
+    if not joined:
+        raise UserError(f"no dataset holds both tfnas's scores and {label}'s")
+    return joined

@@ -235,6 +235,26 @@ def test_imported_rows_never_mix_with_tfnas_rows(files, database):
     assert np.isnan(columns["meco"]).all()  # tfnas's own proxies: nothing under this import
 
 
+def test_correlations_show_both_sources_side_by_side(files, database, tmp_path, capsys):
+    """`tfnas correlations --beside suite-zero`: each proxy beside its imported namesake, both
+    over exactly the architectures both sources hold (params: the same ranking, so the same
+    statistics)."""
+    import pandas as pd
+
+    assert main(["correlations", "--db", str(database), "--beside", _fingerprint(files / RELEASED),
+                 "--proxies", "params,naswot", "--dataset", "cifar10", "--out",
+                 str(tmp_path)]) == 0
+    assert "over the architectures both hold (cifar10 50)" in capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "correlations.csv")
+    table = table[table["accuracy"] == "test_acc_200ep"].set_index("proxy")
+    assert set(table.index) == {"params", "naswot", "params@suite-zero", "naswot@suite-zero"}
+    assert (table["n"] == 50).all()
+    assert table.loc["params", "spearman"] == table.loc["params@suite-zero", "spearman"]
+    assert abs(table.loc["naswot", "spearman"] - table.loc["naswot@suite-zero", "spearman"]) < 0.1
+    assert main(["correlations", "--db", str(database), "--beside", "nas-bench-x"]) == 2
+    assert "holds no scores imported from 'nas-bench-x'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("name", [RELEASED, FLAT])
 def test_import_then_export_round_trips(files, database, tmp_path, name):
     out = tmp_path / "out.json"

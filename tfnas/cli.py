@@ -346,12 +346,25 @@ def cmd_correlations(args: argparse.Namespace) -> int:
 
     scores = _read(args)
     columns = scores.columns
+    if args.beside:
+        from db.read import read_imported, side_by_side
+
+        theirs = read_imported(args.db, args.beside, list(columns), args.proxies)
+        label = str(theirs.config.fingerprint).partition(":")[0]
+        columns = side_by_side(scores, theirs, label)
+        held = ", ".join(f"{d} {len(c['arch_code']):,}" for d, c in columns.items())
+        _note(f"beside {theirs.config.describe()}: every statistic over the architectures "
+              f"both hold ({held})")
     if args.unique:
         from tfnas.replay.search.arrays import one_per_class
 
         columns = {dataset: one_per_class(frame) for dataset, frame in columns.items()}
     published = read_published(args.db)
-    table = correlation_rows(columns, proxies=args.proxies, seed=args.bootstrap_seed,
+    proxies = args.proxies
+    if args.beside and proxies:  # each asked proxy beside its imported namesake
+        held = {c for frame in columns.values() for c in frame}
+        proxies = [*proxies, *(f"{p}@{label}" for p in proxies if f"{p}@{label}" in held)]
+    table = correlation_rows(columns, proxies=proxies, seed=args.bootstrap_seed,
                              published=published)
     seeds = read_seed_scores(args.db, config_of(args))
     spread = {}  # (dataset, proxy, accuracy) -> the statistics over seeds, where scored so
@@ -583,6 +596,10 @@ def build_parser() -> argparse.ArgumentParser:
     correlations.add_argument("--bootstrap-seed", type=_seed, default=0,
                               help="seed of the bootstrap resamples (default 0)")
     correlations.add_argument("--unique", action="store_true", help=unique_help)
+    correlations.add_argument("--beside", default=None, metavar="SOURCE",
+                              help="also the scores imported from SOURCE (`suite-zero`, or an "
+                                   "imported fingerprint suite-zero:…), as <proxy>@suite-zero "
+                                   "rows, every row over the architectures both hold")
     _add_config(correlations, reading=True)
     correlations.set_defaults(handler=cmd_correlations)
 
