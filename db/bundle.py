@@ -46,10 +46,14 @@ from db.connection import DatabaseError, open_read_only, writing
 from db.schema import DATASETS, ensure_schema, register_proxies
 from db.shards import SHARD_SCHEMA
 from db.sql import quote
-from tfnas.config import DEFAULT, NO_DATA
+from tfnas.config import DEFAULT, NO_DATA, ScoringConfig
 from tfnas.messages import one_line, shorten
-from tfnas.space import NUM_ARCHS
+from tfnas.space import NUM_ARCHS, seeded_order
 
+#: The zoo's configuration: every proxy on a seeded sample (the fidelity tables' setting,
+#: Abdelfattah et al.'s batch of 64; coverage grows by prefix of the seeded order).
+SAMPLE = ScoringConfig(DEFAULT.seed, 64, DEFAULT.augment)
+MIN_SAMPLE = 1000
 BUNDLE = resources.files("tfnas") / "data" / "scores.parquet"
 PROXIES_KEY, PUBLISHED_KEY, IMAGES_KEY = b"tfnas.proxies", b"tfnas.published", b"tfnas.images"
 _KEY = ["arch_code", "dataset", "proxy", "seed", "batch_size", "data_fingerprint", "augment"]
@@ -271,6 +275,25 @@ def init_database(database: str | os.PathLike,
     return "\n".join(lines)
 
 
+def _sample_groups(conn, data_free: list[str]) -> list[tuple]:
+    """(dataset, proxy, ``none``, batch, n) of every data-free proxy scored with :data:`SAMPLE`
+    on the first n ≥ :data:`MIN_SAMPLE` architectures of the seeded order (the largest n)."""
+    order = seeded_order()
+    position = {code: i for i, code in enumerate(order)}
+    found = conn.execute(
+        "SELECT dataset, proxy, list(DISTINCT arch_code) FROM proxy_scores WHERE seed = ? AND "
+        "batch_size = ? AND augment = ? AND data_fingerprint = ? AND list_contains(?, proxy) "
+        "GROUP BY ALL ORDER BY ALL",
+        [SAMPLE.seed, SAMPLE.batch_size, SAMPLE.augment, NO_DATA, data_free]).fetchall()
+    kept = []
+    for dataset, proxy, codes in found:
+        held = sorted(position[c] for c in codes)
+        prefix = next((i for i, p in enumerate(held) if p != i), len(held))
+        if prefix >= MIN_SAMPLE:
+            kept.append((dataset, proxy, NO_DATA, SAMPLE.batch_size, prefix))
+    return kept
+
+
 def export_bundle(database: str | os.PathLike, out: str | os.PathLike,
                   images: Mapping[str, Mapping[str, str]], proxies: list[dict],
                   published: list[dict]) -> pd.DataFrame:
@@ -281,7 +304,10 @@ def export_bundle(database: str | os.PathLike, out: str | os.PathLike,
     architectures, where a proxy that reads images (per ``proxies``' ``reads``) read exactly
     the images of ``images[dataset]`` (``{"fingerprint", "file", "description"}``); data-free
     proxies from any one run (the data-free run first, else the latest), stored under ``none``
-    as the pipeline stores them (a run with images once keyed them by those images).
+    as the pipeline stores them (a run with images once keyed them by those images). And the
+    zoo's seeded sample (:data:`SAMPLE`): every data-free (dataset, proxy) scored with that
+    configuration on a prefix of :func:`tfnas.space.seeded_order` of at least
+    :data:`MIN_SAMPLE` architectures (the largest such prefix it holds).
     """
     reads = {row["proxy"]: "images" in row["reads"] for row in proxies}
     conn = open_read_only(database)
@@ -304,8 +330,14 @@ def export_bundle(database: str | os.PathLike, out: str | os.PathLike,
                 options = options.sort_values(["first", "latest"], ascending=[True, False])
             if len(options):
                 keep.append((dataset, proxy, options.iloc[0]["data_fingerprint"]))
-        chosen = pd.DataFrame(keep, columns=["dataset", "proxy", "data_fingerprint"])
+        keep = [(*k, DEFAULT.batch_size, NUM_ARCHS) for k in keep]
+        keep += _sample_groups(conn, [p for p, reads_images in reads.items() if not reads_images])
+        chosen = pd.DataFrame(keep, columns=["dataset", "proxy", "data_fingerprint", "batch_size",
+                                             "archs"])
         conn.register("_chosen", chosen)
+        order = seeded_order()
+        conn.register("_order", pd.DataFrame({"arch_code": order,
+                                              "position": range(len(order))}))
         data_free = ", ".join(quote(p) for p, reads_images in reads.items()
                               if not reads_images) or "NULL"
         columns = ", ".join(
@@ -314,10 +346,10 @@ def export_bundle(database: str | os.PathLike, out: str | os.PathLike,
             for name in SHARD_SCHEMA.names)
         rows = conn.sql(
             f"SELECT {columns} FROM proxy_scores JOIN _chosen "
-            "USING (dataset, proxy, data_fingerprint) WHERE seed = $seed AND batch_size = $batch "
-            "AND augment = $augment ORDER BY dataset, proxy, arch_code",
-            params={"seed": DEFAULT.seed, "batch": DEFAULT.batch_size,
-                    "augment": DEFAULT.augment}).to_arrow_table()
+            "USING (dataset, proxy, data_fingerprint, batch_size) JOIN _order USING (arch_code) "
+            "WHERE seed = $seed AND augment = $augment AND position < archs "
+            "ORDER BY batch_size DESC, dataset, proxy, arch_code",
+            params={"seed": DEFAULT.seed, "augment": DEFAULT.augment}).to_arrow_table()
     finally:
         conn.close()
     used = set(chosen["proxy"])

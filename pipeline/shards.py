@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-import numpy as np
 import pyarrow as pa
 import torch
 from tqdm import tqdm
@@ -21,7 +20,7 @@ from db.shards import SHARD_SCHEMA, ShardTask
 from tfnas.errors import UserError
 from tfnas.proxies import ScoringRun
 from tfnas.scoring import score_archs
-from tfnas.space import NUM_ARCHS, Arch, read_archs_file
+from tfnas.space import NUM_ARCHS, Arch, read_archs_file, seeded_order
 
 #: Architectures per scoring pass: on a GPU one small network cannot fill the device, so the
 #: fast paths run a group at once (grouped convolutions); on a CPU one at a time.
@@ -32,16 +31,16 @@ def select_archs(limit: int | None = None, archs_file: str | os.PathLike | None 
                  ) -> list[int]:
     """The sorted ``arch_code``s a run scores.
 
-    Default: all 15,625. ``limit=N``: the first N of the fixed random permutation
-    ``numpy.random.default_rng(0).permutation(15625)``, so a smaller limit is a subset of
-    a larger one. ``archs_file``: :func:`tfnas.space.read_archs_file` (duplicates scored once).
+    Default: all 15,625. ``limit=N``: the first N of :func:`tfnas.space.seeded_order`, so a
+    smaller limit is a subset of a larger one. ``archs_file``:
+    :func:`tfnas.space.read_archs_file` (duplicates scored once).
     """
     if limit is not None and archs_file is not None:
         raise UserError("give --limit or --archs-file, not both")
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= NUM_ARCHS:
             raise UserError(f"--limit must be an integer in 1..{NUM_ARCHS}, got {limit!r}")
-        return sorted(int(c) for c in np.random.default_rng(0).permutation(NUM_ARCHS)[:limit])
+        return sorted(seeded_order()[:limit])
     if archs_file is not None:
         return sorted({arch.code for arch in read_archs_file(archs_file)})
     return list(range(NUM_ARCHS))

@@ -165,6 +165,15 @@ def read_archs_file(path: str | os.PathLike, flag: str = "--archs-file") -> list
     return archs
 
 
+def seeded_order() -> list[int]:
+    """Every ``arch_code`` in the fixed random order ``numpy.random.default_rng(0)
+    .permutation(15625)``: the first N are the pipeline's ``--limit N`` sample, so a smaller
+    sample is a subset of a larger one, and partial coverage grows by prefix."""
+    import numpy as np
+
+    return np.random.default_rng(0).permutation(NUM_ARCHS).tolist()
+
+
 def all_archs() -> Iterator[Arch]:
     """All 15,625 architectures in ``arch_code`` order (0, 1, …, 15,624)."""
     return (Arch.from_code(code) for code in range(NUM_ARCHS))
