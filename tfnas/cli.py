@@ -10,6 +10,7 @@
     tfnas correlations   every stored proxy against every accuracy column
     tfnas plot           figures
     tfnas sql FILE       a .sql file (or stdin) through tfnas's DuckDB, read-only
+    tfnas evaluate FILE  a proxy of your own (a .py file defining PROXY) against the stored ones
 
 ``--seed``, ``--batch-size``, ``--augment`` and ``--fingerprint`` always mean the scoring
 configuration (:mod:`tfnas.config`): what ``score`` computes and which stored scores the
@@ -243,6 +244,21 @@ def cmd_proxies(args: argparse.Namespace) -> int:
         reads = ", ".join(sorted(proxy.reads)) or "nothing (data-free)"
         print(f"{name}\n  reads:      {reads}\n  convention: {proxy.convention}\n"
               f"  settings:   {proxy.settings}\n  paper:      {proxy.citation}")
+    return 0
+
+
+# --- tfnas evaluate -------------------------------------------------------------------------
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tfnas.evaluate import evaluate, render, write_outputs
+
+    result = evaluate(args.file, dataset=args.dataset, limit=args.limit,
+                      batch_size=args.batch_size, data=args.data, db=args.db,
+                      accuracy=args.accuracy, resamples=args.resamples)
+    print(render(result))
+    if args.out is not None:
+        for path in write_outputs(result, args.out):
+            _note(f"wrote {path}")
     return 0
 
 
@@ -633,6 +649,36 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(handler=cmd_sql)
+
+    evaluating = commands.add_parser(
+        "evaluate", help="score a proxy of your own (FILE.py defining PROXY) and compare it",
+        description="Load the proxy of FILE.py (PROXY = tfnas.proxies.Proxy(...), see "
+                    "docs/PROXY.md), check the registry's contract on 3 architectures, score "
+                    "the first --limit architectures of the seeded order, and print its "
+                    "Spearman, Kendall and top-1%/5% precision with bootstrap intervals beside "
+                    "every proxy and rank ensemble the database holds on them, with the paired "
+                    "interval of the difference in Spearman. Nothing is written to the database.")
+    evaluating.add_argument("file", type=Path, help="a Python file defining PROXY")
+    evaluating.add_argument("--dataset", type=_dataset_name, default="cifar10",
+                            help=f"one of {', '.join(DATASETS)} (default: %(default)s)")
+    evaluating.add_argument("--limit", type=_positive, default=1000,
+                            help="the first N architectures of the seeded order (default "
+                                 "%(default)s)")
+    evaluating.add_argument("--batch-size", type=_positive, default=DEFAULT.batch_size,
+                            help="images in the batch (default %(default)s)")
+    evaluating.add_argument("--data", type=Path, default=None,
+                            help="dataset root or .npz, for a proxy that reads images (default: "
+                                 f"{default_data_root()})")
+    evaluating.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
+    evaluating.add_argument("--accuracy", default="test_acc_200ep", choices=(
+        "test_acc_12ep", "test_acc_200ep", "valid_acc_12ep", "valid_acc_200ep"),
+        help="accuracy column (default: %(default)s)")
+    evaluating.add_argument("--resamples", type=_positive, default=1000,
+                            help="bootstrap resamples (default %(default)s)")
+    evaluating.add_argument("--out", type=_out_folder, default=None,
+                            help="folder for evaluate.csv (the table) and scores.csv (the "
+                                 "proxy's scores, tfnas_version external:<sha256>)")
+    evaluating.set_defaults(handler=cmd_evaluate)
 
     return parser
 

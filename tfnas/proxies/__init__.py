@@ -26,9 +26,14 @@ from tfnas.proxies._contract import (
     read_fingerprint,
 )
 
-__all__ = ["ALIASES", "IMAGES", "LABELS", "Proxy", "Published", "ScoringRun",
-           "check_batch_size", "check_proxies", "get", "names", "read_fingerprint", "registry",
-           "resolve"]
+__all__ = ["ALIASES", "ENTRY_POINT_GROUP", "IMAGES", "LABELS", "Proxy", "Published",
+           "ScoringRun", "check_batch_size", "check_proxies", "get", "names", "read_fingerprint",
+           "register", "registry", "resolve"]
+
+#: The entry-point group of installed packages that add proxies: each entry point names a
+#: :class:`Proxy` (``my_pkg.my_proxy:PROXY``) or a module defining ``PROXY``; they are loaded
+#: the first time the registry is read (:func:`registry`), after the built-in modules.
+ENTRY_POINT_GROUP = "tfnas.proxies"
 
 #: Other names of registered proxies, as other tools spell them; accepted wherever a proxy is
 #: named (``check_proxies``: the pipeline's ``--proxies``, ``tfnas score``; the reports'
@@ -42,7 +47,10 @@ ALIASES: dict[str, str] = {"nwot": "naswot", "jacob_cov": "jacov"}
 
 @functools.cache
 def registry() -> dict[str, Proxy]:
-    """Every registered proxy by name, in name order (each module imported once)."""
+    """Every registered proxy by name, in name order: the modules of this package (each
+    imported once), then the proxies of installed packages (entry-point group
+    :data:`ENTRY_POINT_GROUP`, loaded here, lazily), then those :func:`register` adds for the
+    process (a proxy file: :func:`tfnas.plugins.load_proxy_file`)."""
     found = {}
     for module in sorted(m.name for m in pkgutil.iter_modules(__path__)
                          if not m.name.startswith("_")):
@@ -51,7 +59,46 @@ def registry() -> dict[str, Proxy]:
             raise ImportError(f"tfnas/proxies/{module}.py registers the name {proxy.name!r}; "
                               "a proxy is named after its module")
         found[proxy.name] = proxy
+    for proxy in _installed(set(found)):
+        found[proxy.name] = proxy
+    return dict(sorted(found.items()))
+
+
+def _installed(taken: set[str]) -> list[Proxy]:
+    """The proxies of the installed packages' ``tfnas.proxies`` entry points; one-line
+    ``UserError`` naming the entry point when one is not a :class:`Proxy` or clashes."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+        where = f"entry point {point.name} = {point.value} (group {ENTRY_POINT_GROUP})"
+        loaded = point.load()
+        proxy = getattr(loaded, "PROXY", loaded)
+        if not isinstance(proxy, Proxy):
+            raise UserError(f"{where} is a {type(proxy).__name__}, not a tfnas.proxies.Proxy; "
+                            "point it at a Proxy or a module defining PROXY")
+        if proxy.name in taken or proxy.name in ALIASES:
+            raise UserError(f"{where} registers {proxy.name!r}, which is already a proxy name "
+                            "or alias; rename the proxy")
+        taken.add(proxy.name)
+        found.append(proxy)
     return found
+
+
+def register(proxy: Proxy) -> None:
+    """Add ``proxy`` to the registry for the rest of the process (``get``, ``names``,
+    ``check_proxies``, scoring); the registry stays in name order. One-line ``UserError``
+    when its name is a registered proxy's or an alias (:data:`ALIASES`)."""
+    if not isinstance(proxy, Proxy):
+        raise UserError(f"register() takes a tfnas.proxies.Proxy, got {type(proxy).__name__}")
+    table = registry()
+    if proxy.name in table or proxy.name in ALIASES:
+        what = (f"the alias of {ALIASES[proxy.name]}" if proxy.name in ALIASES
+                else "a registered proxy")
+        raise UserError(f"proxy name {proxy.name!r} is {what}; give the proxy another name")
+    ordered = sorted([*table.items(), (proxy.name, proxy)])
+    table.clear()  # in place: callers holding registry() see it
+    table.update(ordered)
 
 
 def names() -> tuple[str, ...]:
