@@ -259,3 +259,15 @@ def test_seed_variance(database):
         assert row.noise_ratio == pytest.approx(np.nanmean(sds) / np.std(means, ddof=1))
         assert row.n_archs_nonfinite == sum(any(not np.isfinite(x) for x in s)
                                             for s in per_arch)
+
+
+def test_a_reader_that_stops_reading_is_not_a_traceback(database):
+    """`tfnas sql ... | head`: the pipe closes early; the command ends quietly (status 141, as
+    a command killed by SIGPIPE), stderr empty."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        f"{sys.executable} -m tfnas.cli sql --db {database} - <<< 'SELECT * FROM range(100000)'"
+        " | head -2", shell=True, executable="/bin/bash", capture_output=True, text=True)
+    assert done.stdout.count("\n") == 2 and done.stderr == ""
