@@ -61,11 +61,13 @@ def main(argv: list[str] | None = None) -> None:
         with duckdb.connect(str(merged)) as conn:
             for number, path in enumerate(args.db):
                 conn.execute(f"ATTACH '{path}' AS source{number} (READ_ONLY)")
-                select = f"SELECT * FROM source{number}.proxy_scores"
-                if number == 0:
-                    conn.execute(f"CREATE TABLE proxy_scores AS {select}")
-                else:
-                    conn.execute(f"INSERT INTO proxy_scores {select}")
+            union = " UNION ALL BY NAME ".join(f"SELECT * FROM source{number}.proxy_scores"
+                                               for number in range(len(args.db)))
+            # a row held by several databases (e.g. one built from the bundle and the run
+            # that adds to it) once: the latest computed
+            conn.execute(f"CREATE TABLE proxy_scores AS SELECT * FROM ({union}) QUALIFY "
+                         "row_number() OVER (PARTITION BY arch_code, dataset, proxy, seed, "
+                         "batch_size, data_fingerprint, augment ORDER BY created_at DESC) = 1")
         kept = export_bundle(merged, args.out, images, metadata, published)
     size = args.out.stat().st_size
     print(pd.DataFrame(kept).sort_values(["dataset", "proxy"]).to_string(index=False))
