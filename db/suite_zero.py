@@ -398,14 +398,17 @@ class Agreement:
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import rankdata
+    """scipy's Spearman ρ (average ranks; −inf ranks lowest); NaN where it is undefined (fewer
+    than two architectures, or one side constant)."""
+    import warnings
+
+    from scipy import stats
 
     if len(a) < 2:
         return math.nan
-    ra, rb = rankdata(a), rankdata(b)  # average ranks; -inf ranks lowest
-    if ra.std() == 0 or rb.std() == 0:
-        return math.nan
-    return float(np.corrcoef(ra, rb)[0, 1])
+    with warnings.catch_warnings():  # a constant side: NaN, said by the value itself
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return float(stats.spearmanr(a, b).statistic)
 
 
 def agreement(database: str | os.PathLike, fingerprint_: str) -> list[Agreement]:

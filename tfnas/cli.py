@@ -476,6 +476,14 @@ def _add_config(parser: argparse.ArgumentParser, reading: bool) -> None:
                                  "every dataset stored)")
 
 
+def _add_db(parser: argparse.ArgumentParser, created: bool = False) -> None:
+    """``--db``, the same for every command: a path refused early when it is no database file
+    (:func:`_database`), default :data:`tfnas.config.DEFAULT_DB`."""
+    parser.add_argument("--db", type=_database, default=DEFAULT_DB,
+                        help=f"tfnas DuckDB file ({'created; ' if created else ''}default: "
+                             "%(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tfnas.queries import names as query_names
 
@@ -519,8 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Architectures, the embedded NATS-Bench accuracies, costs and every "
                     "score shipped with tfnas into --db, in seconds, without torch; "
                     "idempotent (running it again adds nothing).")
-    init.add_argument("--db", type=_database, default=DEFAULT_DB,
-                      help="tfnas DuckDB file (created; default: %(default)s)")
+    _add_db(init, created=True)
     init.set_defaults(handler=cmd_db_init)
     ensemble = db_commands.add_parser(
         "ensemble", help="define a rank ensemble of stored proxies",
@@ -536,8 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--members", required=True, type=_names,
                           help="comma list of at least two proxies")
     ensemble.add_argument("--description", default="", help="what it combines and why")
-    ensemble.add_argument("--db", type=_database, default=DEFAULT_DB,
-                          help="tfnas DuckDB file (default: %(default)s)")
+    _add_db(ensemble)
     ensemble.set_defaults(handler=cmd_db_ensemble)
     importing = db_commands.add_parser(
         "import", help="store another source's scores (NAS-Bench-Suite-Zero)",
@@ -549,8 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--format", required=True, choices=("suite-zero",),
                            help="the file's format")
     importing.add_argument("file", type=Path, help="the JSON file")
-    importing.add_argument("--db", type=_database, default=DEFAULT_DB,
-                           help="tfnas DuckDB file (default: %(default)s)")
+    _add_db(importing)
     importing.set_defaults(handler=cmd_db_import)
     export = db_commands.add_parser(
         "export", help="write stored scores for another tool (NAS-Bench-Suite-Zero / NASLib)",
@@ -564,12 +569,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--accuracy", default="valid_acc_200ep",
                         help="accuracy column written as val_accuracy (default: %(default)s, "
                              "what Suite-Zero's val_accuracy is)")
-    export.add_argument("--db", type=_database, default=DEFAULT_DB,
-                        help="tfnas DuckDB file (default: %(default)s)")
+    _add_db(export)
     _add_config(export, reading=True)
     export.set_defaults(handler=cmd_db_export)
 
-    db_help = "tfnas DuckDB file (default: %(default)s)"
     accuracy_help = ("accuracy column: test_acc_12ep (the study's schedule), test_acc_200ep, "
                      "valid_acc_12ep, valid_acc_200ep (default: %(default)s)")
     proxies_help = "comma list of stored proxies (default: {})"
@@ -582,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "numbers beside ours where they are the same quantity); with --proxies, "
                     "each proxy's random-search (N = 10, 100, 1000) and REA tables. CSV files "
                     "go to --out.")
-    tables.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
+    _add_db(tables)
     tables.add_argument("--proxies", type=_names, default=None,
                         help=proxies_help.format("the study's Tables I-V with naswot and "
                                                  "synflow"))
@@ -604,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Correlation of every stored proxy with every accuracy column per "
                     "dataset, with 95% bootstrap percentile intervals and published values; "
                     "spread over seeds where several were scored.")
-    correlations.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
+    _add_db(correlations)
     correlations.add_argument("--proxies", type=_names, default=None,
                               help=proxies_help.format("every stored proxy"))
     correlations.add_argument("--out", type=_out_folder, default="out/correlations",
@@ -623,7 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
         "plot", help="figures: score vs accuracy (Fig. 3) and search accuracy vs time",
         description="PNG figures: fig3_<proxy>.png (score against accuracy per dataset) and "
                     "search_time.png (random search vs regularized evolution).")
-    plot.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
+    _add_db(plot)
     plot.add_argument("--proxies", type=_names, default=None,
                       help=proxies_help.format("the study's proxies that are stored"))
     plot.add_argument("--out", type=_out_folder, default="out/figures",
@@ -646,7 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("file", type=Path,
                      help=f"a query shipped with tfnas by name ({', '.join(query_names())}), "
                           "the path of a .sql file, or - to read stdin")
-    sql.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
+    _add_db(sql)
     sql.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     sql.set_defaults(handler=cmd_sql)
 
@@ -669,7 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluating.add_argument("--data", type=Path, default=None,
                             help="dataset root or .npz, for a proxy that reads images (default: "
                                  f"{default_data_root()})")
-    evaluating.add_argument("--db", type=_database, default=DEFAULT_DB, help=db_help)
+    _add_db(evaluating)
     evaluating.add_argument("--accuracy", default="test_acc_200ep", choices=(
         "test_acc_12ep", "test_acc_200ep", "valid_acc_12ep", "valid_acc_200ep"),
         help="accuracy column (default: %(default)s)")
